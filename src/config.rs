@@ -1,0 +1,881 @@
+//! The one TOML file ops write. Loading collects *every* problem at once —
+//! unknown keys, wrong types, impossible values — each naming the key and the
+//! fix, so `check-config` (exit 78) tells the whole story in one run.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+/// Where ticketd looks when `--config` is not given.
+pub const DEFAULT_PATH: &str = "/etc/ticketd/ticketd.toml";
+
+/// One thing wrong with the config: which key, and what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.key, self.message)
+    }
+}
+
+/// The config could not be used; `problems` lists everything found.
+#[derive(Debug, thiserror::Error)]
+#[error("{} has {} problem(s):\n{}", path.display(), problems.len(), list(problems))]
+pub struct ConfigError {
+    pub path: PathBuf,
+    pub problems: Vec<Problem>,
+}
+
+fn list(problems: &[Problem]) -> String {
+    problems
+        .iter()
+        .map(|p| format!("  {p}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A secret that never shows in `Debug` output or logs.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() {
+            "\"\""
+        } else {
+            "\"[redacted]\""
+        })
+    }
+}
+
+/// Transport security for IMAP and SMTP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Security {
+    Tls,
+    Starttls,
+    None,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The folder the config file lives in; relative paths start here.
+    pub base_dir: PathBuf,
+    pub store: StoreConfig,
+    pub support: SupportConfig,
+    pub imap: Option<ImapConfig>,
+    pub smtp: Option<SmtpConfig>,
+    pub metrics: Option<MetricsConfig>,
+    pub log: LogConfig,
+    pub rules: Vec<RuleConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    #[serde(default = "default_db")]
+    pub path: PathBuf,
+    /// Attachments live beside the database unless set.
+    pub attachments_dir: Option<PathBuf>,
+    #[serde(default = "default_max_attachment")]
+    pub max_attachment_bytes: u64,
+    /// How long a writer waits for a busy database before giving up (exit 75).
+    #[serde(default = "default_busy_ms")]
+    pub busy_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SupportConfig {
+    pub address: String,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    #[serde(default = "default_name")]
+    pub name: String,
+    #[serde(default)]
+    pub agents: Vec<String>,
+    pub portal_url: String,
+    pub oncall: Option<String>,
+    #[serde(default = "default_reopen_days")]
+    pub reopen_days: u32,
+    /// How the ticket number appears in subjects; must contain `{id}`.
+    #[serde(default = "default_tag")]
+    pub ticket_tag: String,
+    #[serde(default = "default_throttle")]
+    pub max_new_tickets_per_hour: u32,
+    /// Watchers kept per ticket; the rest are cut and the cut is logged.
+    #[serde(default = "default_max_watchers")]
+    pub max_watchers: usize,
+    /// Public mail providers: their users get no organization from the domain.
+    #[serde(default = "default_personal_domains")]
+    pub personal_domains: Vec<String>,
+    #[serde(default = "default_token_hours")]
+    pub password_token_hours: u32,
+    /// Folder of template overrides (`<kind>.txt`); built-in templates otherwise.
+    pub templates_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImapConfig {
+    pub host: String,
+    #[serde(default = "default_imap_port")]
+    pub port: u16,
+    #[serde(default = "default_tls")]
+    pub security: Security,
+    pub username: String,
+    #[serde(default)]
+    pub password: Option<String>,
+    pub password_file: Option<PathBuf>,
+    pub ca_file: Option<PathBuf>,
+    #[serde(default = "default_inbox")]
+    pub folder: String,
+    #[serde(default = "default_processed")]
+    pub processed_folder: String,
+    #[serde(default = "default_failed")]
+    pub failed_folder: String,
+    #[serde(default = "default_poll")]
+    pub poll_interval_secs: u64,
+    #[serde(skip)]
+    pub secret: Secret,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    pub host: String,
+    #[serde(default = "default_smtp_port")]
+    pub port: u16,
+    #[serde(default = "default_starttls")]
+    pub security: Security,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub password_file: Option<PathBuf>,
+    pub ca_file: Option<PathBuf>,
+    #[serde(skip)]
+    pub secret: Secret,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    pub listen: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// A `tracing` filter such as `info` or `ticketd=debug`; `RUST_LOG` wins.
+    pub level: Option<String>,
+}
+
+/// `[[rules]]`: a regular expression on one part of the mail that sets
+/// priority and category and copies named capture groups into `fields`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleConfig {
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `from`, `to`, `subject`, `body`, or `header:<Name>`.
+    pub field: String,
+    pub pattern: String,
+    pub priority: Option<String>,
+    pub category: Option<String>,
+}
+
+fn default_db() -> PathBuf {
+    PathBuf::from("ticketd.db")
+}
+fn default_max_attachment() -> u64 {
+    25 * 1024 * 1024
+}
+fn default_busy_ms() -> u64 {
+    30_000
+}
+fn default_name() -> String {
+    "Support".into()
+}
+fn default_reopen_days() -> u32 {
+    7
+}
+fn default_tag() -> String {
+    "[#{id}]".into()
+}
+fn default_throttle() -> u32 {
+    20
+}
+fn default_max_watchers() -> usize {
+    48
+}
+fn default_token_hours() -> u32 {
+    72
+}
+fn default_personal_domains() -> Vec<String> {
+    [
+        "gmail.com",
+        "googlemail.com",
+        "outlook.com",
+        "hotmail.com",
+        "live.com",
+        "msn.com",
+        "yahoo.com",
+        "ymail.com",
+        "icloud.com",
+        "me.com",
+        "mac.com",
+        "aol.com",
+        "gmx.de",
+        "gmx.net",
+        "web.de",
+        "proton.me",
+        "protonmail.com",
+        "mail.ru",
+        "yandex.ru",
+        "qq.com",
+        "163.com",
+        "zoho.com",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+fn default_imap_port() -> u16 {
+    993
+}
+fn default_smtp_port() -> u16 {
+    587
+}
+fn default_tls() -> Security {
+    Security::Tls
+}
+fn default_starttls() -> Security {
+    Security::Starttls
+}
+fn default_inbox() -> String {
+    "INBOX".into()
+}
+fn default_processed() -> String {
+    "Processed".into()
+}
+fn default_failed() -> String {
+    "Failed".into()
+}
+fn default_poll() -> u64 {
+    60
+}
+
+/// Every key ticketd knows, per section; anything else is reported.
+const KNOWN: &[(&str, &[&str])] = &[
+    (
+        "store",
+        &[
+            "path",
+            "attachments_dir",
+            "max_attachment_bytes",
+            "busy_timeout_ms",
+        ],
+    ),
+    (
+        "support",
+        &[
+            "address",
+            "aliases",
+            "name",
+            "agents",
+            "portal_url",
+            "oncall",
+            "reopen_days",
+            "ticket_tag",
+            "max_new_tickets_per_hour",
+            "max_watchers",
+            "personal_domains",
+            "password_token_hours",
+            "templates_dir",
+        ],
+    ),
+    (
+        "imap",
+        &[
+            "host",
+            "port",
+            "security",
+            "username",
+            "password",
+            "password_file",
+            "ca_file",
+            "folder",
+            "processed_folder",
+            "failed_folder",
+            "poll_interval_secs",
+        ],
+    ),
+    (
+        "smtp",
+        &[
+            "host",
+            "port",
+            "security",
+            "username",
+            "password",
+            "password_file",
+            "ca_file",
+        ],
+    ),
+    ("metrics", &["listen"]),
+    ("log", &["level"]),
+];
+const RULE_KEYS: &[&str] = &["name", "field", "pattern", "priority", "category"];
+
+impl Config {
+    /// Reads and validates the config file at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            path: path.to_owned(),
+            problems: vec![Problem {
+                key: "(file)".into(),
+                message: format!(
+                    "cannot read {}: {e}; pass --config PATH or create the file from config/ticketd.example.toml",
+                    path.display()
+                ),
+            }],
+        })?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let base = if base.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            base
+        };
+        Config::parse(&text, &base).map_err(|problems| ConfigError {
+            path: path.to_owned(),
+            problems,
+        })
+    }
+
+    /// Parses config text; relative paths are resolved against `base_dir`.
+    pub fn parse(text: &str, base_dir: &Path) -> Result<Config, Vec<Problem>> {
+        let mut root: toml::Table = match text.parse() {
+            Ok(t) => t,
+            Err(e) => {
+                return Err(vec![Problem {
+                    key: "(syntax)".into(),
+                    message: format!("not valid TOML: {}", e.to_string().trim()),
+                }])
+            }
+        };
+        let mut problems = Vec::new();
+        strip_unknown(&mut root, &mut problems);
+
+        let store: Option<StoreConfig> = section(&mut root, "store", &mut problems)
+            .or_else(|| from_empty("store", &mut problems));
+        let support: Option<SupportConfig> = match root.contains_key("support") {
+            true => section(&mut root, "support", &mut problems),
+            false => {
+                problems.push(Problem {
+                    key: "support".into(),
+                    message: "missing section: add [support] with at least address and portal_url"
+                        .into(),
+                });
+                None
+            }
+        };
+        let imap: Option<ImapConfig> = section(&mut root, "imap", &mut problems);
+        let smtp: Option<SmtpConfig> = section(&mut root, "smtp", &mut problems);
+        let metrics: Option<MetricsConfig> = section(&mut root, "metrics", &mut problems);
+        let log: LogConfig = section(&mut root, "log", &mut problems).unwrap_or_default();
+        let rules: Vec<RuleConfig> = match root.remove("rules") {
+            None => Vec::new(),
+            Some(v) => match v.try_into() {
+                Ok(r) => r,
+                Err(e) => {
+                    problems.push(type_problem("rules", &e));
+                    Vec::new()
+                }
+            },
+        };
+
+        let (Some(mut store), Some(mut support)) = (store, support) else {
+            return Err(problems);
+        };
+        let mut imap = imap;
+        let mut smtp = smtp;
+        validate_support(&mut support, &mut problems);
+        store.path = base_dir.join(&store.path);
+        store.attachments_dir = store.attachments_dir.map(|p| base_dir.join(p));
+        support.templates_dir = support.templates_dir.map(|p| base_dir.join(p));
+        if store.max_attachment_bytes == 0 {
+            problems.push(Problem {
+                key: "store.max_attachment_bytes".into(),
+                message: "must be greater than 0 (bytes; default 26214400 = 25 MiB)".into(),
+            });
+        }
+        if let Some(imap) = imap.as_mut() {
+            imap.secret = resolve_secret(
+                "imap",
+                imap.password.take(),
+                imap.password_file.as_ref().map(|p| base_dir.join(p)),
+                true,
+                &mut problems,
+            );
+            imap.ca_file = imap.ca_file.take().map(|p| base_dir.join(p));
+            check_security("imap", &imap.host, imap.security, &mut problems);
+            for (key, v) in [("imap.host", &imap.host), ("imap.username", &imap.username)] {
+                if v.trim().is_empty() {
+                    problems.push(Problem {
+                        key: key.into(),
+                        message: "must not be empty".into(),
+                    });
+                }
+            }
+            if imap.poll_interval_secs == 0 {
+                problems.push(Problem {
+                    key: "imap.poll_interval_secs".into(),
+                    message:
+                        "must be at least 1 (seconds between polls when the server has no IDLE)"
+                            .into(),
+                });
+            }
+        }
+        if let Some(smtp) = smtp.as_mut() {
+            let needs = smtp.username.is_some();
+            smtp.secret = resolve_secret(
+                "smtp",
+                smtp.password.take(),
+                smtp.password_file.as_ref().map(|p| base_dir.join(p)),
+                needs,
+                &mut problems,
+            );
+            smtp.ca_file = smtp.ca_file.take().map(|p| base_dir.join(p));
+            check_security("smtp", &smtp.host, smtp.security, &mut problems);
+        }
+        if let Some(m) = &metrics {
+            if m.listen.parse::<std::net::SocketAddr>().is_err() {
+                problems.push(Problem {
+                    key: "metrics.listen".into(),
+                    message: format!(
+                        "{:?} is not an address:port such as \"127.0.0.1:9187\"",
+                        m.listen
+                    ),
+                });
+            }
+        }
+        for (i, rule) in rules.iter().enumerate() {
+            if let Err(p) = crate::domain::rules::Rule::compile(rule) {
+                problems.extend(p.into_iter().map(|(key, message)| Problem {
+                    key: format!("rules[{i}].{key}"),
+                    message,
+                }));
+            }
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Ok(Config {
+            base_dir: base_dir.to_owned(),
+            store,
+            support,
+            imap,
+            smtp,
+            metrics,
+            log,
+            rules,
+        })
+    }
+
+    /// Where attachment files are written.
+    pub fn attachments_dir(&self) -> PathBuf {
+        match &self.store.attachments_dir {
+            Some(d) => d.clone(),
+            None => {
+                let mut name = self
+                    .store
+                    .path
+                    .file_name()
+                    .unwrap_or_default()
+                    .to_os_string();
+                name.push(".attachments");
+                self.store.path.with_file_name(name)
+            }
+        }
+    }
+}
+
+fn strip_unknown(root: &mut toml::Table, problems: &mut Vec<Problem>) {
+    let top: Vec<String> = root.keys().cloned().collect();
+    for key in top {
+        if key == "rules" {
+            if let Some(toml::Value::Array(rules)) = root.get_mut("rules") {
+                for (i, rule) in rules.iter_mut().enumerate() {
+                    if let toml::Value::Table(t) = rule {
+                        remove_unknown(t, RULE_KEYS, &format!("rules[{i}]"), problems);
+                    }
+                }
+            }
+            continue;
+        }
+        match KNOWN.iter().find(|(name, _)| *name == key) {
+            None => {
+                root.remove(&key);
+                problems.push(Problem {
+                    key: key.clone(),
+                    message: format!(
+                        "unknown section or key; known sections: {}, [[rules]]",
+                        KNOWN
+                            .iter()
+                            .map(|(n, _)| format!("[{n}]"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                });
+            }
+            Some((_, keys)) => {
+                if let Some(toml::Value::Table(t)) = root.get_mut(&key) {
+                    remove_unknown(t, keys, &key, problems);
+                }
+            }
+        }
+    }
+}
+
+fn remove_unknown(t: &mut toml::Table, keys: &[&str], prefix: &str, problems: &mut Vec<Problem>) {
+    let unknown: Vec<String> = t
+        .keys()
+        .filter(|k| !keys.contains(&k.as_str()))
+        .cloned()
+        .collect();
+    for k in unknown {
+        t.remove(&k);
+        let hint = closest(&k, keys)
+            .map(|c| format!(" (did you mean {c:?}?)"))
+            .unwrap_or_default();
+        problems.push(Problem {
+            key: format!("{prefix}.{k}"),
+            message: format!("unknown key{hint}; known keys here: {}", keys.join(", ")),
+        });
+    }
+}
+
+/// The known key that differs least from a misspelt one, if it is close.
+fn closest<'a>(word: &str, keys: &[&'a str]) -> Option<&'a str> {
+    keys.iter()
+        .map(|k| (edit_distance(word, k), *k))
+        .filter(|(d, _)| *d <= 2)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+fn section<T: DeserializeOwned>(
+    root: &mut toml::Table,
+    name: &str,
+    problems: &mut Vec<Problem>,
+) -> Option<T> {
+    let value = root.remove(name)?;
+    match value.try_into::<T>() {
+        Ok(v) => Some(v),
+        Err(e) => {
+            problems.push(type_problem(name, &e));
+            None
+        }
+    }
+}
+
+fn from_empty<T: DeserializeOwned>(name: &str, problems: &mut Vec<Problem>) -> Option<T> {
+    section(
+        &mut toml::Table::from_iter([(name.to_owned(), toml::Value::Table(toml::Table::new()))]),
+        name,
+        problems,
+    )
+}
+
+fn type_problem(section: &str, e: &toml::de::Error) -> Problem {
+    let msg = e.message().trim().to_owned();
+    // serde names a missing field in its message; make that key the key.
+    let key = msg
+        .strip_prefix("missing field `")
+        .and_then(|r| r.split('`').next())
+        .map(|field| format!("{section}.{field}"))
+        .unwrap_or_else(|| section.to_owned());
+    let fix = if msg.starts_with("missing field") {
+        "; add it"
+    } else {
+        ""
+    };
+    Problem {
+        key,
+        message: format!("{msg}{fix}"),
+    }
+}
+
+fn validate_support(s: &mut SupportConfig, problems: &mut Vec<Problem>) {
+    let mut bad_address = |key: String, value: &str| {
+        if !looks_like_address(value) {
+            problems.push(Problem {
+                key,
+                message: format!(
+                    "{value:?} is not an email address such as \"support@example.com\""
+                ),
+            });
+        }
+    };
+    bad_address("support.address".into(), &s.address);
+    for (i, a) in s.aliases.iter().enumerate() {
+        bad_address(format!("support.aliases[{i}]"), a);
+    }
+    for (i, a) in s.agents.iter().enumerate() {
+        bad_address(format!("support.agents[{i}]"), a);
+    }
+    if let Some(o) = &s.oncall {
+        bad_address("support.oncall".into(), o);
+    }
+    if !(s.portal_url.starts_with("https://") || s.portal_url.starts_with("http://")) {
+        problems.push(Problem {
+            key: "support.portal_url".into(),
+            message: format!(
+                "{:?} must start with https:// (the password-setup links point there)",
+                s.portal_url
+            ),
+        });
+    }
+    s.portal_url = s.portal_url.trim_end_matches('/').to_owned();
+    if s.ticket_tag.matches("{id}").count() != 1 {
+        problems.push(Problem {
+            key: "support.ticket_tag".into(),
+            message: format!(
+                "{:?} must contain {{id}} exactly once, e.g. \"[#{{id}}]\"",
+                s.ticket_tag
+            ),
+        });
+    }
+    if s.max_watchers == 0 {
+        problems.push(Problem {
+            key: "support.max_watchers".into(),
+            message: "must be at least 1 (default 48)".into(),
+        });
+    }
+    if s.password_token_hours == 0 {
+        problems.push(Problem {
+            key: "support.password_token_hours".into(),
+            message: "must be at least 1 (default 72)".into(),
+        });
+    }
+    let lower = |v: &mut Vec<String>| {
+        v.iter_mut()
+            .for_each(|a| *a = a.trim().to_ascii_lowercase())
+    };
+    s.address = s.address.trim().to_ascii_lowercase();
+    lower(&mut s.aliases);
+    lower(&mut s.agents);
+    lower(&mut s.personal_domains);
+    s.oncall = s.oncall.take().map(|o| o.trim().to_ascii_lowercase());
+}
+
+fn looks_like_address(v: &str) -> bool {
+    let v = v.trim();
+    match v.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !v.chars().any(|c| c.is_whitespace() || "<>,;\"".contains(c))
+        }
+        None => false,
+    }
+}
+
+fn check_security(section: &str, host: &str, security: Security, problems: &mut Vec<Problem>) {
+    if security == Security::None && !is_loopback(host) {
+        problems.push(Problem {
+            key: format!("{section}.security"),
+            message: format!(
+                "\"none\" sends the password in clear text and is only allowed to a loopback host (127.0.0.1, ::1, localhost), not {host:?}; use \"tls\" or \"starttls\""
+            ),
+        });
+    }
+}
+
+/// Whether `host` names this machine (plaintext is only allowed there).
+pub fn is_loopback(host: &str) -> bool {
+    let h = host.trim_matches(['[', ']']);
+    h.eq_ignore_ascii_case("localhost")
+        || h.parse::<std::net::IpAddr>()
+            .map(|ip| ip.is_loopback())
+            .unwrap_or(false)
+}
+
+fn resolve_secret(
+    section: &str,
+    inline: Option<String>,
+    file: Option<PathBuf>,
+    required: bool,
+    problems: &mut Vec<Problem>,
+) -> Secret {
+    match (inline, file) {
+        (Some(_), Some(_)) => {
+            problems.push(Problem {
+                key: format!("{section}.password"),
+                message: "set either password or password_file, not both".into(),
+            });
+            Secret::default()
+        }
+        (Some(p), None) => Secret(p),
+        (None, Some(path)) => match std::fs::read_to_string(&path) {
+            Ok(s) => Secret(s.trim_end_matches(['\r', '\n']).to_owned()),
+            Err(e) => {
+                problems.push(Problem {
+                    key: format!("{section}.password_file"),
+                    message: format!(
+                        "cannot read {}: {e}; check the path and that ticketd may read it",
+                        path.display()
+                    ),
+                });
+                Secret::default()
+            }
+        },
+        (None, None) => {
+            if required {
+                problems.push(Problem {
+                    key: format!("{section}.password"),
+                    message:
+                        "missing: set password, or password_file pointing to a file that holds it"
+                            .into(),
+                });
+            }
+            Secret::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+[support]
+address = "Support@Example.test"
+portal_url = "https://support.example.test/"
+"#;
+
+    fn problems(text: &str) -> Vec<String> {
+        match Config::parse(text, Path::new("/etc/ticketd")) {
+            Ok(_) => Vec::new(),
+            Err(p) => p.into_iter().map(|p| p.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn minimal_config_gets_defaults_and_absolute_paths() {
+        let c = Config::parse(MINIMAL, Path::new("/etc/ticketd")).expect("valid");
+        assert_eq!(c.support.address, "support@example.test");
+        assert_eq!(c.support.portal_url, "https://support.example.test");
+        assert_eq!(c.store.path, PathBuf::from("/etc/ticketd/ticketd.db"));
+        assert_eq!(
+            c.attachments_dir(),
+            PathBuf::from("/etc/ticketd/ticketd.db.attachments")
+        );
+        assert_eq!(c.support.reopen_days, 7);
+        assert_eq!(c.support.max_watchers, 48);
+        assert!(c.imap.is_none());
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once_with_its_key() {
+        let text = r#"
+colour = "blue"
+[support]
+address = "not an address"
+portal_url = "ftp://x"
+reopen_dayz = 3
+ticket_tag = "[ticket]"
+[imap]
+host = "mail.example.com"
+security = "none"
+username = "support@example.test"
+[[rules]]
+field = "body"
+pattern = "(unclosed"
+priority = "whenever"
+"#;
+        let p = problems(text);
+        let keys: Vec<&str> = p
+            .iter()
+            .map(|s| s.split(':').next().unwrap_or(""))
+            .collect();
+        for want in [
+            "colour",
+            "support.reopen_dayz",
+            "support.address",
+            "support.portal_url",
+            "support.ticket_tag",
+            "imap.password",
+            "imap.security",
+            "rules[0].pattern",
+            "rules[0].priority",
+        ] {
+            assert!(keys.contains(&want), "missing problem for {want} in {p:#?}");
+        }
+        assert!(
+            p.iter().any(|s| s.contains("did you mean \"reopen_days\"")),
+            "{p:#?}"
+        );
+    }
+
+    #[test]
+    fn missing_support_section_and_missing_field_are_named() {
+        assert_eq!(problems("[store]\npath = \"x.db\"\n").len(), 1);
+        let p = problems("[support]\naddress = \"a@b.test\"\n");
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(
+            p[0].starts_with("support.portal_url: missing field"),
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn wrong_types_and_syntax_are_problems_not_panics() {
+        assert!(problems("[support\n")[0].starts_with("(syntax)"));
+        let p = problems(&format!("{MINIMAL}reopen_days = \"seven\"\n"));
+        assert!(p[0].starts_with("support"), "{p:?}");
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug() {
+        let text = format!(
+            "{MINIMAL}[imap]\nhost = \"127.0.0.1\"\nsecurity = \"none\"\nusername = \"u\"\npassword = \"hunter2\"\n"
+        );
+        let c = Config::parse(&text, Path::new("/")).expect("valid");
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert_eq!(c.imap.map(|i| i.secret.0), Some("hunter2".to_string()));
+    }
+
+    #[test]
+    fn plaintext_only_to_loopback() {
+        for (host, ok) in [
+            ("127.0.0.1", true),
+            ("::1", true),
+            ("localhost", true),
+            ("mail.example.com", false),
+        ] {
+            assert_eq!(is_loopback(host), ok, "{host}");
+        }
+    }
+}

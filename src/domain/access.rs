@@ -1,0 +1,86 @@
+//! Who may update what (DESIGN §1): agents anything, org admins their org's
+//! tickets, members the tickets they requested or watch, `no_access` nothing.
+
+use super::model::{email_domain, Role};
+use super::state::{Sender, TicketState};
+
+/// Whether `sender` may add public messages to `ticket`.
+pub fn may_update(sender: &Sender, ticket: &TicketState) -> bool {
+    match sender.role {
+        Role::NoAccess => false,
+        Role::Agent => true,
+        Role::Admin => {
+            ticket.is_participant(&sender.email)
+                || (sender.org.is_some() && sender.org == ticket.org)
+        }
+        Role::Member => ticket.is_participant(&sender.email),
+    }
+}
+
+/// The organization of a new user: the email's domain, unless it is a
+/// public mail provider (everyone at gmail.com is not one company).
+pub fn org_for(email: &str, personal_domains: &[String]) -> Option<String> {
+    let domain = email_domain(email)?.to_ascii_lowercase();
+    (!personal_domains.iter().any(|d| *d == domain)).then_some(domain)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::model::{Priority, Status, TicketId};
+
+    fn ticket() -> TicketState {
+        TicketState {
+            id: TicketId(1),
+            subject: "s".into(),
+            status: Status::Open,
+            priority: Priority::Normal,
+            category: None,
+            requester: "ann@acme.test".into(),
+            org: Some("acme.test".into()),
+            watchers: vec!["bob@other.test".into()],
+            solved_at: None,
+        }
+    }
+
+    fn sender(email: &str, role: Role) -> Sender {
+        Sender {
+            email: email.into(),
+            role,
+            org: org_for(email, &["gmail.com".into()]),
+            known: true,
+            has_password: false,
+            setup_pending: false,
+            tickets_last_hour: 0,
+            refused_notice_at: None,
+        }
+    }
+
+    #[test]
+    fn roles_decide_access() {
+        let t = ticket();
+        let cases = [
+            ("ann@acme.test", Role::Member, true),
+            ("bob@other.test", Role::Member, true),
+            ("carl@acme.test", Role::Member, false),
+            ("carl@acme.test", Role::Admin, true),
+            ("dora@else.test", Role::Admin, false),
+            ("eve@else.test", Role::Agent, true),
+            ("ann@acme.test", Role::NoAccess, false),
+        ];
+        for (email, role, ok) in cases {
+            assert_eq!(may_update(&sender(email, role), &t), ok, "{email} {role}");
+        }
+    }
+
+    #[test]
+    fn org_comes_from_the_domain_except_public_providers() {
+        let personal = vec!["gmail.com".to_string()];
+        assert_eq!(
+            org_for("a@Acme.test", &personal).as_deref(),
+            Some("acme.test")
+        );
+        assert_eq!(org_for("a@gmail.com", &personal), None);
+        assert_eq!(org_for("nodomain", &personal), None);
+    }
+}

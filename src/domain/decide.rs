@@ -1,0 +1,501 @@
+//! The whole decision for one mail: classification, sender, threading,
+//! commands, status, rules, watchers and notifications, in that order. Data
+//! in (the mail and a [`Snapshot`]), a [`Decision`] out; `explain` prints its
+//! trace, `ingest` applies it.
+
+use std::collections::BTreeMap;
+
+use super::address::Addressing;
+use super::classify::{self, Classification, ClassifyContext};
+use super::commands::{self, Command};
+use super::message::{InboundMessage, Mailbox};
+use super::model::{Outcome, Priority, Role, Status, TicketId};
+use super::notify::{self, PlanInput, Planned};
+use super::report::DeliveryReport;
+use super::rules::{self, Rule};
+use super::state::{Snapshot, ThreadRule};
+use super::status::{self, AuthorKind};
+use super::tag::TicketTag;
+use super::threading::{self, ThreadDecision};
+use super::time::{Timestamp, DAY};
+use super::watchers;
+
+/// Everything the decision needs that comes from the config; built once.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub addressing: Addressing,
+    pub tag: TicketTag,
+    pub rules: Vec<Rule>,
+    pub reopen_days: u32,
+    pub max_watchers: usize,
+    pub max_new_tickets_per_hour: u32,
+    pub oncall: Option<String>,
+    /// The value of ticketd's own loop header on the mail it sends.
+    pub loop_id: String,
+}
+
+/// Where the message goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    New {
+        subject: String,
+        follow_up_of: Option<TicketId>,
+    },
+    Existing(TicketId),
+}
+
+/// A change to one ticket, with the message that caused it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TicketChange {
+    pub target: Target,
+    pub rule: Option<ThreadRule>,
+    /// The visible text, agent command lines removed.
+    pub text: String,
+    pub internal: bool,
+    pub status: Status,
+    pub status_changed: bool,
+    pub priority: Option<Priority>,
+    pub category: Option<String>,
+    pub fields: BTreeMap<String, String>,
+    pub watch_add: Vec<Mailbox>,
+    pub watch_cut: usize,
+    pub watch_remove: Vec<String>,
+    pub rejected_commands: Vec<String>,
+    pub rules_matched: Vec<String>,
+    /// A long-solved ticket this mail found: mark it closed.
+    pub close: Option<TicketId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// Ignored (loop, bounce, auto-reply, throttled…): log it, touch nothing else.
+    Nothing,
+    /// A permanent bounce of mail we sent: stop mailing these addresses.
+    MarkBouncing {
+        recipients: Vec<String>,
+    },
+    /// From a `no_access` sender.
+    Refused,
+    Ticket(Box<TicketChange>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub outcome: Outcome,
+    /// Why, for `ignored`/`refused` (the contract's `reason`).
+    pub reason: Option<String>,
+    pub change: Change,
+    pub notifications: Vec<Planned>,
+    /// One line per step, for `explain` and the event log.
+    pub trace: Vec<String>,
+}
+
+/// Step 1, before any lookup: what kind of mail is this?
+pub fn classify(msg: &InboundMessage<'_>, policy: &Policy) -> Classification {
+    classify::classify(
+        &msg.signals,
+        &ClassifyContext {
+            own_addresses: policy.addressing.own_addresses(),
+            loop_id: &policy.loop_id,
+        },
+    )
+}
+
+/// For mail that is not a normal message: ignore it, and for a permanent
+/// bounce of one of our notifications, mark the recipients it names that
+/// the notification was sent to (`sent_to`, found by the store from the
+/// report's original Message-ID).
+pub fn decide_unusual(c: &Classification, sent_to: Option<&[String]>) -> Decision {
+    let reason = c.reason().unwrap_or("unknown").to_owned();
+    let mut trace = vec![format!("classified: {reason} — no ticket, no notification")];
+    let mut change = Change::Nothing;
+    if let Classification::Bounce(report) = c {
+        let marked = bounced_recipients(report, sent_to);
+        trace.push(describe_bounce(report, sent_to, &marked));
+        if !marked.is_empty() {
+            change = Change::MarkBouncing { recipients: marked };
+        }
+    }
+    Decision {
+        outcome: Outcome::Ignored,
+        reason: Some(reason),
+        change,
+        notifications: Vec::new(),
+        trace,
+    }
+}
+
+fn bounced_recipients(report: &DeliveryReport, sent_to: Option<&[String]>) -> Vec<String> {
+    let Some(sent) = sent_to else {
+        return Vec::new();
+    };
+    if !report.permanent {
+        return Vec::new();
+    }
+    report
+        .failed_recipients
+        .iter()
+        .filter(|r| sent.contains(r))
+        .cloned()
+        .collect()
+}
+
+fn describe_bounce(
+    report: &DeliveryReport,
+    sent_to: Option<&[String]>,
+    marked: &[String],
+) -> String {
+    let status = report.status.as_deref().unwrap_or("no status");
+    match (sent_to, marked.is_empty()) {
+        (None, _) => format!(
+            "bounce ({status}) for {:?}: not a reply to a notification ticketd sent",
+            report.failed_recipients
+        ),
+        (Some(_), true) if !report.permanent => {
+            format!("delivery delayed ({status}); recipients not marked")
+        }
+        (Some(_), true) => format!("bounce ({status}) names none of the notification's recipients"),
+        (Some(_), false) => format!(
+            "bounce ({status}): {} marked as bouncing",
+            marked.join(", ")
+        ),
+    }
+}
+
+/// Step 2, for a normal mail and the state the store read for it.
+pub fn decide(
+    msg: &InboundMessage<'_>,
+    snap: &Snapshot,
+    policy: &Policy,
+    now: Timestamp,
+) -> Decision {
+    let sender = &snap.sender;
+    let mut trace = vec!["classified: normal mail".to_owned()];
+    trace.push(format!(
+        "sender: {} ({}{}{})",
+        sender.email,
+        sender.role,
+        sender
+            .org
+            .as_deref()
+            .map(|o| format!(", org {o}"))
+            .unwrap_or_default(),
+        if sender.known {
+            ""
+        } else {
+            ", new address: account created"
+        }
+    ));
+
+    if sender.role == Role::NoAccess {
+        let notice = sender
+            .refused_notice_at
+            .is_none_or(|at| now.0 - at.0 >= DAY);
+        trace.push(format!(
+            "refused: {} has no access; {}",
+            sender.email,
+            if notice {
+                "one polite notice today"
+            } else {
+                "already noticed today"
+            }
+        ));
+        let notifications = notify::plan(&PlanInput {
+            author: &sender.email,
+            refused_notice: notice,
+            bouncing: Some(&snap.bouncing),
+            ..Default::default()
+        });
+        return Decision {
+            outcome: Outcome::Refused,
+            reason: Some("no_access".into()),
+            change: Change::Refused,
+            notifications,
+            trace,
+        };
+    }
+
+    let thread = threading::decide(snap.candidate.as_ref(), sender, now, policy.reopen_days);
+    let is_agent = sender.role == Role::Agent;
+    let parsed = if is_agent {
+        commands::parse(&msg.visible)
+    } else {
+        commands::Parsed {
+            text: msg.visible.clone(),
+            ..Default::default()
+        }
+    };
+    let mut commanded_status = None;
+    let mut commanded_priority = None;
+    let mut commanded_category = None;
+    let mut note = false;
+    let mut watch_cmd = Vec::new();
+    let mut unwatch_cmd = Vec::new();
+    for c in &parsed.commands {
+        match c {
+            Command::Status(s) => commanded_status = Some(*s),
+            Command::Priority(p) => commanded_priority = Some(*p),
+            Command::Category(c) => commanded_category = Some(c.clone()),
+            Command::Note => note = true,
+            Command::Watch(e) => watch_cmd.push(e.clone()),
+            Command::Unwatch(e) => unwatch_cmd.push(e.clone()),
+        }
+    }
+    if !parsed.commands.is_empty() {
+        trace.push(format!("agent commands: {:?}", parsed.commands));
+    }
+    for r in &parsed.rejected {
+        trace.push(format!(
+            "agent command not understood, removed from the text: {r}"
+        ));
+    }
+
+    let direct: Vec<&str> = msg
+        .to
+        .iter()
+        .chain(&msg.cc)
+        .map(|m| m.email.as_str())
+        .collect();
+
+    match thread {
+        ThreadDecision::New { follow_up_of, why } => {
+            trace.push(format!("threading: {why}"));
+            if sender.tickets_last_hour >= policy.max_new_tickets_per_hour && !is_agent {
+                trace.push(format!(
+                    "throttled: {} opened {} tickets in the last hour (limit {})",
+                    sender.email, sender.tickets_last_hour, policy.max_new_tickets_per_hour
+                ));
+                return Decision {
+                    outcome: Outcome::Ignored,
+                    reason: Some("throttled".into()),
+                    change: Change::Nothing,
+                    notifications: Vec::new(),
+                    trace,
+                };
+            }
+            let ruled = rules::evaluate(&policy.rules, msg, &msg.text);
+            let priority = commanded_priority.or(ruled.priority);
+            let category = commanded_category.or(ruled.category.clone());
+            let mut w = watchers::from_recipients(
+                msg,
+                &policy.addressing,
+                &snap.agents,
+                &sender.email,
+                &[],
+                policy.max_watchers,
+            );
+            add_commanded_watchers(&mut w.added, &watch_cmd, &sender.email, policy.max_watchers);
+            let watcher_emails: Vec<String> = sorted_emails(&w.added);
+            let status = commanded_status.unwrap_or(Status::Open);
+            describe_rules(&mut trace, &ruled.matched);
+            describe_watchers(&mut trace, &w.added, w.cut);
+            let password_setup = !is_agent && !sender.has_password && !sender.setup_pending;
+            let notifications = notify::plan(&PlanInput {
+                new_ticket: true,
+                author: &sender.email,
+                author_role: Some(sender.role),
+                requester: &sender.email,
+                watchers: &watcher_emails,
+                agents: &snap.agents,
+                direct_recipients: &direct,
+                became_urgent: priority == Some(Priority::Urgent),
+                oncall: policy.oncall.as_deref(),
+                password_setup,
+                bouncing: Some(&snap.bouncing),
+                ..Default::default()
+            });
+            describe_notifications(&mut trace, &notifications);
+            let change = TicketChange {
+                target: Target::New {
+                    subject: policy.tag.clean_subject(&msg.subject),
+                    follow_up_of,
+                },
+                rule: None,
+                text: parsed.text,
+                internal: note,
+                status,
+                status_changed: true,
+                priority,
+                category,
+                fields: ruled.fields,
+                watch_add: w.added,
+                watch_cut: w.cut,
+                watch_remove: Vec::new(),
+                rejected_commands: parsed.rejected,
+                rules_matched: ruled.matched,
+                close: follow_up_of.filter(|_| {
+                    snap.candidate
+                        .as_ref()
+                        .is_some_and(|c| c.ticket.status != Status::Closed)
+                }),
+            };
+            Decision {
+                outcome: Outcome::Created,
+                reason: None,
+                change: Change::Ticket(Box::new(change)),
+                notifications,
+                trace,
+            }
+        }
+        ThreadDecision::Existing {
+            ticket,
+            rule,
+            internal_note,
+            why,
+        } => {
+            trace.push(format!("threading: {why}"));
+            let Some(t) = snap.candidate.as_ref().map(|c| &c.ticket) else {
+                // threading::decide only returns Existing for a candidate.
+                return decide_unusual(&Classification::Normal, None);
+            };
+            let author = if is_agent {
+                AuthorKind::Agent
+            } else if internal_note {
+                AuthorKind::Stranger
+            } else {
+                AuthorKind::Customer
+            };
+            let internal = internal_note || note;
+            let new_status = status::after_message(t.status, author, internal, commanded_status);
+            let ruled = if author == AuthorKind::Customer {
+                rules::evaluate(&policy.rules, msg, &msg.visible)
+            } else {
+                Default::default()
+            };
+            let priority = commanded_priority
+                .or(ruled.priority.filter(|p| *p > t.priority))
+                .filter(|p| *p != t.priority);
+            let category = commanded_category.or(ruled.category.filter(|_| t.category.is_none()));
+            let mut w = if internal_note {
+                watchers::WatcherChange::default()
+            } else {
+                watchers::from_recipients(
+                    msg,
+                    &policy.addressing,
+                    &snap.agents,
+                    &t.requester,
+                    &t.watchers,
+                    policy.max_watchers,
+                )
+            };
+            let room = policy.max_watchers.saturating_sub(t.watchers.len());
+            add_commanded_watchers(&mut w.added, &watch_cmd, &t.requester, room);
+            w.added
+                .retain(|m| t.watchers.binary_search(&m.email).is_err());
+            let mut all_watchers: Vec<String> = t
+                .watchers
+                .iter()
+                .filter(|w| !unwatch_cmd.contains(w))
+                .cloned()
+                .collect();
+            all_watchers.extend(w.added.iter().map(|m| m.email.clone()));
+            all_watchers.sort();
+            all_watchers.dedup();
+            if new_status != t.status {
+                trace.push(format!("status: {} → {}", t.status, new_status));
+            }
+            if let Some(p) = priority {
+                trace.push(format!("priority: {} → {p}", t.priority));
+            }
+            describe_rules(&mut trace, &ruled.matched);
+            describe_watchers(&mut trace, &w.added, w.cut);
+            if internal {
+                trace.push("message: internal note (customers are not notified)".into());
+            }
+            let notifications = notify::plan(&PlanInput {
+                new_ticket: false,
+                author: &sender.email,
+                author_role: Some(sender.role),
+                internal,
+                from_stranger: internal_note,
+                requester: &t.requester,
+                watchers: &all_watchers,
+                agents: &snap.agents,
+                direct_recipients: &direct,
+                solved_now: new_status == Status::Solved && t.status != Status::Solved,
+                became_urgent: priority == Some(Priority::Urgent),
+                oncall: policy.oncall.as_deref(),
+                bouncing: Some(&snap.bouncing),
+                ..Default::default()
+            });
+            describe_notifications(&mut trace, &notifications);
+            let fields = ruled.fields;
+            let change = TicketChange {
+                target: Target::Existing(ticket),
+                rule: Some(rule),
+                text: parsed.text,
+                internal,
+                status: new_status,
+                status_changed: new_status != t.status,
+                priority,
+                category,
+                fields,
+                watch_add: w.added,
+                watch_cut: w.cut,
+                watch_remove: unwatch_cmd
+                    .into_iter()
+                    .filter(|e| t.watchers.contains(e))
+                    .collect(),
+                rejected_commands: parsed.rejected,
+                rules_matched: ruled.matched,
+                close: None,
+            };
+            Decision {
+                outcome: Outcome::Updated,
+                reason: None,
+                change: Change::Ticket(Box::new(change)),
+                notifications,
+                trace,
+            }
+        }
+    }
+}
+
+fn add_commanded_watchers(
+    added: &mut Vec<Mailbox>,
+    emails: &[String],
+    requester: &str,
+    room: usize,
+) {
+    for e in emails {
+        if e != requester && !added.iter().any(|m| &m.email == e) && added.len() < room {
+            added.push(Mailbox {
+                email: e.clone(),
+                name: None,
+            });
+        }
+    }
+}
+
+fn sorted_emails(m: &[Mailbox]) -> Vec<String> {
+    let mut v: Vec<String> = m.iter().map(|m| m.email.clone()).collect();
+    v.sort();
+    v
+}
+
+fn describe_rules(trace: &mut Vec<String>, matched: &[String]) {
+    if !matched.is_empty() {
+        trace.push(format!("rules matched: {}", matched.join(", ")));
+    }
+}
+
+fn describe_watchers(trace: &mut Vec<String>, added: &[Mailbox], cut: usize) {
+    if !added.is_empty() {
+        let list: Vec<&str> = added.iter().map(|m| m.email.as_str()).collect();
+        trace.push(format!("watchers added: {}", list.join(", ")));
+    }
+    if cut > 0 {
+        trace.push(format!(
+            "watchers cut: {cut} more addresses past the limit were not added"
+        ));
+    }
+}
+
+fn describe_notifications(trace: &mut Vec<String>, n: &[Planned]) {
+    if n.is_empty() {
+        trace.push("notifications: none".into());
+    }
+    for p in n {
+        trace.push(format!("notification: {} to {}", p.kind, p.to));
+    }
+}

@@ -1,0 +1,375 @@
+//! Raw bytes → `InboundMessage`, through mail-parser. Oddities are data: a
+//! broken charset or a missing part never fails here; only a mail that has
+//! nothing ticketd can act on (no parseable structure, no sender) is refused,
+//! and the caller quarantines it with its raw bytes.
+
+use std::borrow::Cow;
+
+use mail_parser::{Address, HeaderName, HeaderValue, MessageParser, MimeHeaders, PartType};
+
+use super::classify::Signals;
+use super::message::{Attachment, InboundMessage, Mailbox};
+use super::time::Timestamp;
+use super::{html, quotes};
+
+/// Why a mail cannot become an `InboundMessage` (it is quarantined instead).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NormalizeError {
+    #[error("empty message")]
+    Empty,
+    #[error("not an RFC 5322 message: no header could be parsed")]
+    Unparseable,
+    #[error("no sender: the message has no usable From address")]
+    NoSender,
+}
+
+/// Options that come from the config, decided once at start.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NormalizeOptions {
+    /// Keep every header (only needed when a rule reads `header:<Name>`).
+    pub keep_headers: bool,
+}
+
+/// Mail with bare-CR line endings (old Macs, some gateways) is rewritten to
+/// LF so that all three line-ending conventions parse alike.
+pub fn normalize_line_endings(raw: &[u8]) -> Cow<'_, [u8]> {
+    let has_bare_cr =
+        raw.windows(2).any(|w| w[0] == b'\r' && w[1] != b'\n') || raw.last() == Some(&b'\r');
+    if !has_bare_cr {
+        return Cow::Borrowed(raw);
+    }
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        match raw[i] {
+            b'\r' if raw.get(i + 1) == Some(&b'\n') => {
+                out.extend_from_slice(b"\r\n");
+                i += 1;
+            }
+            b'\r' => out.push(b'\n'),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    Cow::Owned(out)
+}
+
+/// Parses `raw` (already line-ending-normalized) into an `InboundMessage`.
+pub fn normalize<'a>(
+    raw: &'a [u8],
+    opts: NormalizeOptions,
+) -> Result<InboundMessage<'a>, NormalizeError> {
+    if raw.iter().all(u8::is_ascii_whitespace) {
+        return Err(NormalizeError::Empty);
+    }
+    let mut msg = MessageParser::default()
+        .parse(raw)
+        .ok_or(NormalizeError::Unparseable)?;
+    if msg.headers().is_empty() {
+        return Err(NormalizeError::Unparseable);
+    }
+    let from = msg
+        .from()
+        .and_then(first_mailbox)
+        .or_else(|| msg.sender().and_then(first_mailbox));
+    let signals = Signals::from_message(&msg);
+    // A bounce or auto-reply without From is still classified (and ignored);
+    // only ordinary mail needs a sender to become a ticket.
+    let from = match from {
+        Some(f) => Some(f),
+        None if signals.report.is_some() => None,
+        None => return Err(NormalizeError::NoSender),
+    };
+
+    let subject = msg
+        .subject()
+        .map(one_line)
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "(no subject)".to_owned());
+    let message_id = msg.message_id().map(clean_id).filter(|s| !s.is_empty());
+    let in_reply_to = ids(msg.in_reply_to());
+    let references = ids(msg.references());
+    let to = mailboxes(msg.to());
+    let cc = mailboxes(msg.cc());
+    let mut envelope_to = Vec::new();
+    for name in [
+        "Delivered-To",
+        "X-Original-To",
+        "Envelope-To",
+        "X-Envelope-To",
+    ] {
+        for v in msg.header_values(HeaderName::Other(name.into())) {
+            if let Some(t) = v.as_text() {
+                envelope_to.push(super::model::normalize_email(t));
+            }
+        }
+    }
+    let date = msg.date().map(|d| Timestamp(d.to_timestamp()));
+    let headers = if opts.keep_headers {
+        msg.headers_raw()
+            .map(|(n, v)| (n.to_owned(), one_line(v)))
+            .collect()
+    } else {
+        Vec::new()
+    };
+
+    let sender = from.as_ref().map(|m| m.email.as_str());
+    let (text, visible) = bodies(&msg, sender);
+
+    let attachment_ids: Vec<u32> = msg.attachments.clone();
+    let mut attachments = Vec::with_capacity(attachment_ids.len());
+    for (n, id) in attachment_ids.into_iter().enumerate() {
+        let Some(part) = msg.parts.get_mut(id as usize) else {
+            continue;
+        };
+        let content_type = part
+            .content_type()
+            .map(|ct| match ct.subtype() {
+                Some(sub) => format!("{}/{}", ct.ctype(), sub),
+                None => ct.ctype().to_owned(),
+            })
+            .unwrap_or_else(|| "application/octet-stream".to_owned())
+            .to_ascii_lowercase();
+        let name = part.attachment_name().map(str::to_owned);
+        let data: Cow<'a, [u8]> = match std::mem::take(&mut part.body) {
+            PartType::Binary(b) | PartType::InlineBinary(b) => b,
+            PartType::Text(t) | PartType::Html(t) => match t {
+                Cow::Borrowed(s) => Cow::Borrowed(s.as_bytes()),
+                Cow::Owned(s) => Cow::Owned(s.into_bytes()),
+            },
+            PartType::Message(m) => Cow::Owned(m.raw_message().to_vec()),
+            PartType::Multipart(_) => continue,
+        };
+        let fallback = match content_type.as_str() {
+            "message/rfc822" => format!("message-{}.eml", n + 1),
+            _ => format!("attachment-{}", n + 1),
+        };
+        attachments.push(Attachment {
+            filename: sanitize_filename(name.as_deref(), &fallback),
+            content_type,
+            data,
+        });
+    }
+
+    Ok(InboundMessage {
+        message_id,
+        in_reply_to,
+        references,
+        from,
+        to,
+        cc,
+        envelope_to,
+        subject,
+        date,
+        text,
+        visible,
+        attachments,
+        signals,
+        headers,
+    })
+}
+
+/// The full text and the visible new text. Plain text wins; an HTML-only
+/// mail is converted, with its quoted history dropped before conversion.
+fn bodies(msg: &mail_parser::Message<'_>, sender: Option<&str>) -> (String, String) {
+    let mut plain = String::new();
+    let mut html_src: Option<&str> = None;
+    for part in msg.text_bodies() {
+        match &part.body {
+            PartType::Text(t) => {
+                if !plain.is_empty() {
+                    plain.push('\n');
+                }
+                plain.push_str(t);
+            }
+            PartType::Html(h) if html_src.is_none() => html_src = Some(h),
+            _ => {}
+        }
+    }
+    if plain.trim().is_empty() {
+        if let Some(h) = html_src.or_else(|| {
+            msg.html_bodies().find_map(|p| match &p.body {
+                PartType::Html(h) => Some(h.as_ref()),
+                _ => None,
+            })
+        }) {
+            let text = clean_text(&html::html_to_text(h));
+            let visible = clean_text(&html::html_reply_text(h));
+            return (text, visible);
+        }
+    }
+    let text = clean_text(&plain);
+    let visible = quotes::visible_text(&text, sender);
+    (text, visible)
+}
+
+/// Drops NULs and other control characters that have no place in text.
+fn clean_text(s: &str) -> String {
+    if !s
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
+    {
+        return s.replace("\r\n", "\n");
+    }
+    s.chars()
+        .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
+        .collect()
+}
+
+fn first_mailbox(a: &Address<'_>) -> Option<Mailbox> {
+    a.iter().find_map(to_mailbox)
+}
+
+fn mailboxes(a: Option<&Address<'_>>) -> Vec<Mailbox> {
+    a.map(|a| a.iter().filter_map(to_mailbox).collect())
+        .unwrap_or_default()
+}
+
+fn to_mailbox(a: &mail_parser::Addr<'_>) -> Option<Mailbox> {
+    let email = super::model::normalize_email(a.address()?);
+    if !email.contains('@') || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return None;
+    }
+    let name = a
+        .name()
+        .map(one_line)
+        .filter(|n| !n.is_empty() && *n != email);
+    Some(Mailbox { email, name })
+}
+
+/// Header text on one line: CR, LF and other controls become spaces, so a
+/// name or subject can never inject a header into mail ticketd sends.
+pub fn one_line(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut space = false;
+    for c in s.chars() {
+        if c.is_control() || c.is_whitespace() {
+            space = !out.is_empty();
+        } else {
+            if space {
+                out.push(' ');
+                space = false;
+            }
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn clean_id(id: &str) -> String {
+    one_line(id.trim().trim_start_matches('<').trim_end_matches('>'))
+}
+
+fn ids(v: &HeaderValue<'_>) -> Vec<String> {
+    match v {
+        HeaderValue::Text(t) => vec![clean_id(t)],
+        HeaderValue::TextList(l) => l.iter().map(|t| clean_id(t)).collect(),
+        _ => Vec::new(),
+    }
+    .into_iter()
+    .filter(|s| !s.is_empty())
+    .collect()
+}
+
+/// A safe file name: the last path component, no control characters, no
+/// leading dots, at most 120 characters; `fallback` when nothing is left.
+pub fn sanitize_filename(name: Option<&str>, fallback: &str) -> String {
+    let name = name.unwrap_or("");
+    let base = name.rsplit(['/', '\\']).next().unwrap_or("");
+    let cleaned: String = base
+        .chars()
+        .filter(|c| !c.is_control())
+        .map(|c| {
+            if matches!(c, ':' | '*' | '?' | '"' | '<' | '>' | '|') {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
+    let cleaned = cleaned.trim().trim_start_matches('.').trim();
+    let cleaned: String = cleaned.chars().take(120).collect();
+    if cleaned.is_empty() {
+        fallback.to_owned()
+    } else {
+        cleaned
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(raw: &str) -> Result<InboundMessage<'_>, NormalizeError> {
+        normalize(raw.as_bytes(), NormalizeOptions::default())
+    }
+
+    #[test]
+    fn reads_addresses_ids_and_subject() {
+        let m = parse(
+            "From: \"Ann Smith\" <Ann@Customer.TEST>\r\nTo: support@example.test\r\nCc: Bob <bob@customer.test>, carol@x.test\r\nSubject: =?utf-8?q?Caf=C3=A9?= broken\r\nMessage-ID: <abc@customer.test>\r\nIn-Reply-To: <n1@example.test>\r\nReferences: <r0@x> <n1@example.test>\r\n\r\nHello\r\n",
+        )
+        .expect("parses");
+        assert_eq!(
+            m.from.as_ref().map(|f| f.email.as_str()),
+            Some("ann@customer.test")
+        );
+        assert_eq!(
+            m.from.as_ref().and_then(|f| f.name.as_deref()),
+            Some("Ann Smith")
+        );
+        assert_eq!(m.cc.len(), 2);
+        assert_eq!(m.subject, "Café broken");
+        assert_eq!(m.message_id.as_deref(), Some("abc@customer.test"));
+        assert_eq!(
+            m.referenced_ids().collect::<Vec<_>>(),
+            ["n1@example.test", "n1@example.test", "r0@x"]
+        );
+        assert_eq!(m.visible, "Hello");
+    }
+
+    #[test]
+    fn names_and_subjects_cannot_carry_newlines() {
+        let m = parse("From: =?utf-8?q?Eve=0D=0ABcc=3A_x=40evil=2Etest?= <eve@x.test>\nSubject: =?utf-8?q?a=0D=0ABcc=3A_y?=\n\nhi\n")
+            .expect("parses");
+        assert_eq!(
+            m.from.and_then(|f| f.name).as_deref(),
+            Some("Eve Bcc: x@evil.test")
+        );
+        assert_eq!(m.subject, "a Bcc: y");
+    }
+
+    #[test]
+    fn unusable_mail_is_an_error_not_a_panic() {
+        assert_eq!(parse("").err(), Some(NormalizeError::Empty));
+        assert_eq!(parse("\r\n\r\n").err(), Some(NormalizeError::Empty));
+        assert_eq!(
+            parse("Subject: x\n\nno sender\n").err(),
+            Some(NormalizeError::NoSender)
+        );
+    }
+
+    #[test]
+    fn bare_cr_is_rewritten_and_others_are_left_alone() {
+        assert_eq!(normalize_line_endings(b"a\rb\r").as_ref(), b"a\nb\n");
+        assert!(matches!(
+            normalize_line_endings(b"a\r\nb\n"),
+            Cow::Borrowed(_)
+        ));
+    }
+
+    #[test]
+    fn attachment_names_lose_paths_and_controls() {
+        let cases = [
+            (Some("../../etc/passwd"), "passwd"),
+            (Some("C:\\Users\\x\\report.pdf"), "report.pdf"),
+            (Some("a\u{0}b\nc.txt"), "abc.txt"),
+            (Some(".."), "fallback"),
+            (Some(".bashrc"), "bashrc"),
+            (None, "fallback"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(sanitize_filename(input, "fallback"), want, "{input:?}");
+        }
+    }
+}

@@ -1,0 +1,248 @@
+//! Which notifications a change owes, and to whom (DESIGN §4). Rendering and
+//! delivery are the edges' business; this only decides.
+
+use std::collections::HashSet;
+
+use super::model::{NotificationKind, Role};
+
+/// One notification to one recipient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Planned {
+    pub kind: NotificationKind,
+    pub to: String,
+}
+
+/// The facts about a change that decide its notifications.
+#[derive(Debug, Clone, Default)]
+pub struct PlanInput<'a> {
+    pub new_ticket: bool,
+    pub author: &'a str,
+    pub author_role: Option<Role>,
+    /// The message is an internal note (agents' `#note`, or a stranger's mail).
+    pub internal: bool,
+    /// The author proved they saw a ticketd mail but is not on the ticket.
+    pub from_stranger: bool,
+    pub requester: &'a str,
+    /// Watchers after the change.
+    pub watchers: &'a [String],
+    pub agents: &'a [String],
+    /// Everyone in the incoming mail's To and Cc: they already have it.
+    pub direct_recipients: &'a [&'a str],
+    pub solved_now: bool,
+    pub became_urgent: bool,
+    pub oncall: Option<&'a str>,
+    /// The requester is new (or their setup link expired): send one.
+    pub password_setup: bool,
+    /// `no_access` sender whose daily notice is due.
+    pub refused_notice: bool,
+    pub bouncing: Option<&'a HashSet<String>>,
+}
+
+pub fn plan(i: &PlanInput<'_>) -> Vec<Planned> {
+    let mut out: Vec<Planned> = Vec::new();
+    let mut push = |kind: NotificationKind, to: &str| {
+        if to.is_empty()
+            || i.bouncing.is_some_and(|b| b.contains(to))
+            || out.iter().any(|p| p.kind == kind && p.to == to)
+        {
+            return;
+        }
+        out.push(Planned {
+            kind,
+            to: to.to_owned(),
+        });
+    };
+    if i.refused_notice {
+        push(NotificationKind::Refused, i.author);
+        return out;
+    }
+    let author_is_agent = i.author_role == Some(Role::Agent);
+    let already_has = |e: &str| e == i.author || i.direct_recipients.contains(&e);
+
+    if i.new_ticket {
+        if i.password_setup {
+            push(NotificationKind::PasswordSetup, i.requester);
+        }
+        if i.requester != i.author || !author_is_agent {
+            push(NotificationKind::TicketReceived, i.requester);
+        }
+    } else if !i.internal || i.solved_now {
+        // A public message (or a solve) goes to the requester and watchers,
+        // minus whoever wrote it and whoever it was already sent to.
+        for p in std::iter::once(i.requester).chain(i.watchers.iter().map(String::as_str)) {
+            let skip = if i.internal {
+                p == i.author
+            } else {
+                already_has(p)
+            };
+            if !skip {
+                push(NotificationKind::TicketUpdated, p);
+            }
+        }
+    }
+    if !author_is_agent && (i.new_ticket || !i.internal || i.from_stranger) {
+        for a in i.agents {
+            if !already_has(a) {
+                push(NotificationKind::AgentAlert, a);
+            }
+        }
+    }
+    if i.became_urgent {
+        if let Some(o) = i.oncall {
+            push(NotificationKind::UrgentPage, o);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use NotificationKind::*;
+
+    fn kinds(p: &[Planned]) -> Vec<(NotificationKind, &str)> {
+        p.iter().map(|p| (p.kind, p.to.as_str())).collect()
+    }
+
+    const AGENTS: &[String] = &[];
+
+    fn agents() -> Vec<String> {
+        vec!["agent@example.test".into()]
+    }
+
+    #[test]
+    fn new_ticket_from_a_new_customer() {
+        let agents = agents();
+        let watchers = vec!["bob@acme.test".to_string()];
+        let p = plan(&PlanInput {
+            new_ticket: true,
+            author: "ann@acme.test",
+            author_role: Some(Role::Member),
+            requester: "ann@acme.test",
+            watchers: &watchers,
+            agents: &agents,
+            direct_recipients: &["support@example.test", "bob@acme.test"],
+            password_setup: true,
+            ..Default::default()
+        });
+        assert_eq!(
+            kinds(&p),
+            [
+                (PasswordSetup, "ann@acme.test"),
+                (TicketReceived, "ann@acme.test"),
+                (AgentAlert, "agent@example.test")
+            ]
+        );
+    }
+
+    #[test]
+    fn agent_reply_reaches_customers_not_already_addressed() {
+        let agents = agents();
+        let watchers = vec!["bob@acme.test".to_string(), "cat@acme.test".to_string()];
+        let p = plan(&PlanInput {
+            author: "agent@example.test",
+            author_role: Some(Role::Agent),
+            requester: "ann@acme.test",
+            watchers: &watchers,
+            agents: &agents,
+            direct_recipients: &["support+1-abc@example.test", "cat@acme.test"],
+            ..Default::default()
+        });
+        assert_eq!(
+            kinds(&p),
+            [
+                (TicketUpdated, "ann@acme.test"),
+                (TicketUpdated, "bob@acme.test")
+            ]
+        );
+    }
+
+    #[test]
+    fn customer_reply_alerts_agents_and_other_watchers() {
+        let agents = agents();
+        let watchers = vec!["bob@acme.test".to_string()];
+        let p = plan(&PlanInput {
+            author: "ann@acme.test",
+            author_role: Some(Role::Member),
+            requester: "ann@acme.test",
+            watchers: &watchers,
+            agents: &agents,
+            ..Default::default()
+        });
+        assert_eq!(
+            kinds(&p),
+            [
+                (TicketUpdated, "bob@acme.test"),
+                (AgentAlert, "agent@example.test")
+            ]
+        );
+    }
+
+    #[test]
+    fn stranger_note_alerts_agents_only() {
+        let agents = agents();
+        let p = plan(&PlanInput {
+            author: "zed@x.test",
+            author_role: Some(Role::Member),
+            internal: true,
+            from_stranger: true,
+            requester: "ann@acme.test",
+            watchers: &[],
+            agents: &agents,
+            ..Default::default()
+        });
+        assert_eq!(kinds(&p), [(AgentAlert, "agent@example.test")]);
+    }
+
+    #[test]
+    fn agent_note_notifies_nobody_unless_it_solves() {
+        let base = PlanInput {
+            author: "agent@example.test",
+            author_role: Some(Role::Agent),
+            internal: true,
+            requester: "ann@acme.test",
+            agents: AGENTS,
+            ..Default::default()
+        };
+        assert!(plan(&base).is_empty());
+        let solved = PlanInput {
+            solved_now: true,
+            ..base
+        };
+        assert_eq!(kinds(&plan(&solved)), [(TicketUpdated, "ann@acme.test")]);
+    }
+
+    #[test]
+    fn urgent_pages_oncall_and_bouncing_addresses_are_skipped() {
+        let agents = agents();
+        let bouncing: HashSet<String> = ["agent@example.test".to_string()].into();
+        let p = plan(&PlanInput {
+            new_ticket: true,
+            author: "ann@acme.test",
+            author_role: Some(Role::Member),
+            requester: "ann@acme.test",
+            agents: &agents,
+            became_urgent: true,
+            oncall: Some("oncall@example.test"),
+            bouncing: Some(&bouncing),
+            ..Default::default()
+        });
+        assert_eq!(
+            kinds(&p),
+            [
+                (TicketReceived, "ann@acme.test"),
+                (UrgentPage, "oncall@example.test")
+            ]
+        );
+    }
+
+    #[test]
+    fn refused_sender_gets_only_the_notice() {
+        let p = plan(&PlanInput {
+            author: "x@y.test",
+            refused_notice: true,
+            ..Default::default()
+        });
+        assert_eq!(kinds(&p), [(Refused, "x@y.test")]);
+    }
+}

@@ -1,0 +1,303 @@
+//! Which ticket a mail belongs to — DESIGN §3's four rules in one place.
+//!
+//! The store cannot be asked "which ticket?" directly, so this is split in
+//! two pure halves around one lookup: [`keys`] says what to look up, in rule
+//! order; the store resolves the first key that names a ticket into a
+//! [`Candidate`]; [`decide`] applies access and reopen rules to it.
+
+use super::access::may_update;
+use super::address::Addressing;
+use super::message::InboundMessage;
+use super::model::{Status, TicketId};
+use super::state::{Candidate, Sender, ThreadRule};
+use super::tag::TicketTag;
+use super::time::{Timestamp, DAY};
+
+/// What the store should look up, in the order the rules are tried.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ThreadKeys {
+    /// Rule 1: Message-IDs the mail answers, most specific first.
+    pub message_ids: Vec<String>,
+    /// Rule 2: a reply address with a valid MAC.
+    pub reply_address: Option<TicketId>,
+    /// Rule 3: the tag in the subject.
+    pub subject_tag: Option<TicketId>,
+}
+
+pub fn keys(msg: &InboundMessage<'_>, addressing: &Addressing, tag: &TicketTag) -> ThreadKeys {
+    let mut message_ids: Vec<String> = Vec::new();
+    for id in msg.referenced_ids() {
+        if !message_ids.iter().any(|m| m == id) {
+            message_ids.push(id.to_owned());
+        }
+    }
+    // A hostile References header may list thousands of ids; the newest few decide.
+    message_ids.truncate(20);
+    ThreadKeys {
+        message_ids,
+        reply_address: msg
+            .recipients()
+            .find_map(|r| addressing.parse_reply_address(r)),
+        subject_tag: tag.find(&msg.subject),
+    }
+}
+
+/// Where the mail goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ThreadDecision {
+    /// A new ticket; `follow_up_of` when it answers a closed one.
+    New {
+        follow_up_of: Option<TicketId>,
+        why: String,
+    },
+    /// An existing ticket; as an internal note when the sender proved they saw
+    /// a ticketd mail (rules 1, 2) but does not belong on the ticket.
+    Existing {
+        ticket: TicketId,
+        rule: ThreadRule,
+        internal_note: bool,
+        why: String,
+    },
+}
+
+/// Applies access and reopen rules to the ticket threading found.
+/// (`no_access` senders are refused before threading is consulted.)
+pub fn decide(
+    found: Option<&Candidate>,
+    sender: &Sender,
+    now: Timestamp,
+    reopen_days: u32,
+) -> ThreadDecision {
+    let Some(c) = found else {
+        return ThreadDecision::New {
+            follow_up_of: None,
+            why: "rule 4: no key matched a ticket".into(),
+        };
+    };
+    let t = &c.ticket;
+    let allowed = may_update(sender, t);
+    if c.rule == ThreadRule::SubjectTag && !allowed {
+        return ThreadDecision::New {
+            follow_up_of: None,
+            why: format!(
+                "{}: {}, but {} may not update it, so the tag proves nothing",
+                c.rule.describe(),
+                t.id,
+                sender.email
+            ),
+        };
+    }
+    if is_closed(t.status, t.solved_at, now, reopen_days) {
+        return ThreadDecision::New {
+            follow_up_of: Some(t.id),
+            why: format!(
+                "{}: {} is closed, so this starts a follow-up",
+                c.rule.describe(),
+                t.id
+            ),
+        };
+    }
+    let internal_note = !allowed;
+    let why = if internal_note {
+        format!(
+            "{}: {}; {} is not on the ticket, so the mail becomes an internal note",
+            c.rule.describe(),
+            t.id,
+            sender.email
+        )
+    } else {
+        format!("{}: {}", c.rule.describe(), t.id)
+    };
+    ThreadDecision::Existing {
+        ticket: t.id,
+        rule: c.rule,
+        internal_note,
+        why,
+    }
+}
+
+/// `closed`, or `solved` for longer than `reopen_days`: final.
+pub fn is_closed(
+    status: Status,
+    solved_at: Option<Timestamp>,
+    now: Timestamp,
+    reopen_days: u32,
+) -> bool {
+    match status {
+        Status::Closed => true,
+        Status::Solved => solved_at.is_some_and(|at| now.0 - at.0 > i64::from(reopen_days) * DAY),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::message::Mailbox;
+    use crate::domain::model::{Priority, Role};
+    use crate::domain::state::TicketState;
+
+    const NOW: Timestamp = Timestamp(1_800_000_000);
+
+    fn ticket(status: Status, solved_days_ago: Option<i64>) -> TicketState {
+        TicketState {
+            id: TicketId(9),
+            subject: "s".into(),
+            status,
+            priority: Priority::Normal,
+            category: None,
+            requester: "ann@acme.test".into(),
+            org: Some("acme.test".into()),
+            watchers: vec![],
+            solved_at: solved_days_ago.map(|d| NOW.minus_secs(d * DAY)),
+        }
+    }
+
+    fn sender(email: &str, role: Role) -> Sender {
+        Sender {
+            email: email.into(),
+            role,
+            org: Some("acme.test".into()),
+            known: true,
+            has_password: false,
+            setup_pending: false,
+            tickets_last_hour: 0,
+            refused_notice_at: None,
+        }
+    }
+
+    fn found(rule: ThreadRule, t: TicketState) -> Option<Candidate> {
+        Some(Candidate { rule, ticket: t })
+    }
+
+    #[test]
+    fn keys_follow_rule_order_and_verify_the_mac() {
+        let a = Addressing::new("support@example.test", &[], b"s".to_vec());
+        let tag = TicketTag::new("[#{id}]").expect("tag");
+        let msg = InboundMessage {
+            in_reply_to: vec!["n2@example.test".into()],
+            references: vec!["n1@example.test".into(), "n2@example.test".into()],
+            to: vec![Mailbox {
+                email: a.reply_address(TicketId(4)),
+                name: None,
+            }],
+            cc: vec![Mailbox {
+                email: "support+5-000000000000@example.test".into(),
+                name: None,
+            }],
+            subject: "Re: [#6] help".into(),
+            ..Default::default()
+        };
+        let k = keys(&msg, &a, &tag);
+        assert_eq!(k.message_ids, ["n2@example.test", "n1@example.test"]);
+        assert_eq!(k.reply_address, Some(TicketId(4)));
+        assert_eq!(k.subject_tag, Some(TicketId(6)));
+    }
+
+    #[test]
+    fn no_match_is_a_new_ticket() {
+        let d = decide(None, &sender("ann@acme.test", Role::Member), NOW, 7);
+        assert!(matches!(
+            d,
+            ThreadDecision::New {
+                follow_up_of: None,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn participants_update_and_strangers_become_internal_notes() {
+        let t = ticket(Status::Open, None);
+        for rule in [ThreadRule::MessageId, ThreadRule::ReplyAddress] {
+            let d = decide(
+                found(rule, t.clone()).as_ref(),
+                &sender("ann@acme.test", Role::Member),
+                NOW,
+                7,
+            );
+            assert!(
+                matches!(
+                    d,
+                    ThreadDecision::Existing {
+                        internal_note: false,
+                        ..
+                    }
+                ),
+                "{d:?}"
+            );
+            let d = decide(
+                found(rule, t.clone()).as_ref(),
+                &sender("zed@x.test", Role::Member),
+                NOW,
+                7,
+            );
+            assert!(
+                matches!(
+                    d,
+                    ThreadDecision::Existing {
+                        internal_note: true,
+                        ..
+                    }
+                ),
+                "{d:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_subject_tag_alone_proves_nothing() {
+        let t = ticket(Status::Open, None);
+        let d = decide(
+            found(ThreadRule::SubjectTag, t.clone()).as_ref(),
+            &sender("zed@x.test", Role::Member),
+            NOW,
+            7,
+        );
+        assert!(
+            matches!(
+                d,
+                ThreadDecision::New {
+                    follow_up_of: None,
+                    ..
+                }
+            ),
+            "{d:?}"
+        );
+        let d = decide(
+            found(ThreadRule::SubjectTag, t).as_ref(),
+            &sender("ann@acme.test", Role::Member),
+            NOW,
+            7,
+        );
+        assert!(
+            matches!(
+                d,
+                ThreadDecision::Existing {
+                    internal_note: false,
+                    ..
+                }
+            ),
+            "{d:?}"
+        );
+    }
+
+    #[test]
+    fn closed_and_long_solved_tickets_get_follow_ups() {
+        let ann = sender("ann@acme.test", Role::Member);
+        for (t, follow) in [
+            (ticket(Status::Closed, Some(1)), true),
+            (ticket(Status::Solved, Some(8)), true),
+            (ticket(Status::Solved, Some(6)), false),
+            (ticket(Status::Pending, None), false),
+        ] {
+            let d = decide(found(ThreadRule::MessageId, t).as_ref(), &ann, NOW, 7);
+            match d {
+                ThreadDecision::New { follow_up_of, .. } => {
+                    assert!(follow && follow_up_of == Some(TicketId(9)))
+                }
+                ThreadDecision::Existing { .. } => assert!(!follow),
+            }
+        }
+    }
+}

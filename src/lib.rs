@@ -1,0 +1,22 @@
+//! ticketd turns a support mailbox into a ticket system.
+//!
+//! The pipeline, one message at a time (DESIGN §2):
+//!
+//! ```text
+//! raw bytes ─ normalize ─ classify ─┬─ (loop, bounce, auto-reply) ─ ignored
+//!                                   └─ snapshot (one store read) ─ decide ─ apply (one transaction)
+//! ```
+//!
+//! * [`domain`] is pure: it turns a mail and a snapshot of stored state into
+//!   a [`domain::decide::Decision`]; no I/O, the clock passed in.
+//! * [`store`] is the SQLite edge; [`ingest`] glues one message end to end:
+//!   nothing is acknowledged anywhere before its transaction commits, and a
+//!   message seen again is recognised as a duplicate.
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod ingest;
+pub mod render;
+pub mod store;

@@ -1,1 +1,274 @@
+//! One message end to end: normalize, recognise duplicates, classify, read
+//! one snapshot, decide, apply — inside one transaction (or one savepoint of
+//! a batch transaction). `explain` runs this very code and rolls back.
 
+use std::path::PathBuf;
+
+use rusqlite::Connection;
+use serde::Serialize;
+
+use crate::attachments::{sha256_hex, AttachmentDir};
+use crate::config::Config;
+use crate::domain::classify::Classification;
+use crate::domain::decide::{self, Change, Policy};
+use crate::domain::model::{Outcome, TicketId};
+use crate::domain::normalize::{normalize, normalize_line_endings, NormalizeOptions};
+use crate::domain::tag::TicketTag;
+use crate::domain::threading;
+use crate::domain::time::Timestamp;
+use crate::render::{RenderError, Renderer};
+use crate::store::apply::{self, ApplyEnv};
+use crate::store::{snapshot, Store, StoreError};
+
+/// What happened to one message: the contract's JSON line, plus the trace.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Report {
+    pub outcome: Outcome,
+    pub ticket: Option<i64>,
+    pub reason: Option<String>,
+    #[serde(skip)]
+    pub message_id: Option<String>,
+    #[serde(skip)]
+    pub trace: Vec<String>,
+}
+
+impl Serialize for Outcome {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// Whether the work is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Commit,
+    /// `explain`: decide and apply inside a transaction that is rolled back;
+    /// no attachment file is written.
+    DryRun,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    #[error("support.ticket_tag: cannot build a pattern from it: {0}")]
+    Tag(regex::Error),
+}
+
+/// The ingest pipeline, built once per process from the config.
+pub struct Ingestor {
+    policy: Policy,
+    renderer: Renderer,
+    personal_domains: Vec<String>,
+    support_name: String,
+    portal_url: String,
+    token_hours: u32,
+    max_attachment_bytes: u64,
+    files: AttachmentDir,
+    normalize: NormalizeOptions,
+}
+
+impl Ingestor {
+    pub fn new(config: &Config, store: &mut Store) -> Result<Ingestor, SetupError> {
+        let s = &config.support;
+        let secret = store.hmac_secret()?;
+        store.sync_agents(&s.agents, now().0)?;
+        let rules = crate::domain::rules::compile_all(&config.rules);
+        let keep_headers = rules.iter().any(|r| matches!(r.field, crate::domain::rules::RuleField::Header(_)));
+        let policy = Policy {
+            addressing: crate::domain::address::Addressing::new(&s.address, &s.aliases, secret),
+            tag: TicketTag::new(&s.ticket_tag).map_err(SetupError::Tag)?,
+            rules,
+            reopen_days: s.reopen_days,
+            max_watchers: s.max_watchers,
+            max_new_tickets_per_hour: s.max_new_tickets_per_hour,
+            oncall: s.oncall.clone(),
+            loop_id: s.address.clone(),
+        };
+        Ok(Ingestor {
+            policy,
+            renderer: Renderer::new(s.templates_dir.as_deref())?,
+            personal_domains: s.personal_domains.clone(),
+            support_name: s.name.clone(),
+            portal_url: s.portal_url.clone(),
+            token_hours: s.password_token_hours,
+            max_attachment_bytes: config.store.max_attachment_bytes,
+            files: AttachmentDir::new(&config.attachments_dir()),
+            normalize: NormalizeOptions { keep_headers },
+        })
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    pub fn attachments_dir(&self) -> &AttachmentDir {
+        &self.files
+    }
+
+    /// Ingests one message in its own transaction.
+    pub fn ingest(&self, store: &mut Store, raw: &[u8], now: Timestamp, mode: Mode) -> Result<Report, StoreError> {
+        let tx = store.write()?;
+        let report = self.process(&tx, raw, now, mode, false)?;
+        match mode {
+            Mode::Commit => tx.commit()?,
+            Mode::DryRun => tx.rollback()?,
+        }
+        Ok(report)
+    }
+
+    /// Ingests a batch in one transaction, a savepoint per message: a message
+    /// that fails for a reason of its own is quarantined without spoiling the
+    /// others; a temporary failure (busy, disk full) aborts the whole batch so
+    /// that nothing is acknowledged.
+    pub fn ingest_batch<R: AsRef<[u8]>>(&self, store: &mut Store, raws: &[R], now: Timestamp) -> Result<Vec<Report>, StoreError> {
+        let mut tx = store.write()?;
+        let mut reports = Vec::with_capacity(raws.len());
+        for raw in raws {
+            let raw = raw.as_ref();
+            let sp = tx.savepoint()?;
+            match self.process(&sp, raw, now, Mode::Commit, false) {
+                Ok(r) => {
+                    sp.commit()?;
+                    reports.push(r);
+                }
+                Err(e) if e.is_temporary() => return Err(e),
+                Err(e) => {
+                    drop(sp); // rolls the savepoint back
+                    reports.push(self.quarantine_failed(&tx, raw, &e, now)?);
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(reports)
+    }
+
+    /// Ingests a quarantined message again (after a fix): duplicates are not
+    /// checked against its own earlier quarantine.
+    pub fn replay(&self, store: &mut Store, raw: &[u8], now: Timestamp) -> Result<Report, StoreError> {
+        let tx = store.write()?;
+        let report = self.process(&tx, raw, now, Mode::Commit, true)?;
+        tx.commit()?;
+        Ok(report)
+    }
+
+    fn quarantine_failed(&self, conn: &Connection, raw: &[u8], e: &StoreError, now: Timestamp) -> Result<Report, StoreError> {
+        let reason = format!("could not be stored: {e}");
+        apply::quarantine(conn, raw, &reason, None, None, None, now)?;
+        Ok(Report { outcome: Outcome::Quarantined, ticket: None, reason: Some(reason), message_id: None, trace: Vec::new() })
+    }
+
+    fn process(&self, conn: &Connection, raw: &[u8], now: Timestamp, mode: Mode, replay: bool) -> Result<Report, StoreError> {
+        let text = normalize_line_endings(raw);
+        let parsed = normalize(&text, self.normalize);
+        let key = match &parsed {
+            Ok(m) => m.message_id.as_ref().map(|id| format!("mid:{id}")),
+            Err(_) => None,
+        }
+        .unwrap_or_else(|| format!("sha256:{}", sha256_hex(&text)));
+        let report = |outcome, ticket: Option<TicketId>, reason: Option<String>, trace: Vec<String>| Report {
+            outcome,
+            ticket: ticket.map(|t| t.0),
+            reason,
+            message_id: parsed.as_ref().ok().and_then(|m| m.message_id.clone()),
+            trace,
+        };
+        if !replay {
+            if let Some((outcome, ticket)) = snapshot::seen(conn, &key)? {
+                let why = format!("already processed as {outcome}");
+                return Ok(report(Outcome::Duplicate, ticket, Some(why.clone()), vec![format!("duplicate: {why} ({key})")]));
+            }
+        } else {
+            conn.prepare_cached("DELETE FROM seen WHERE key = ?1")?.execute([&key])?;
+        }
+        let msg = match &parsed {
+            Ok(m) => m,
+            Err(e) => {
+                let reason = e.to_string();
+                let id = apply::quarantine(conn, raw, &reason, None, None, None, now)?;
+                apply::mark_seen(conn, &key, Outcome::Quarantined, None, now)?;
+                return Ok(report(Outcome::Quarantined, None, Some(reason.clone()), vec![format!("quarantined as {id}: {reason}")]));
+            }
+        };
+        let env = ApplyEnv {
+            now,
+            policy: &self.policy,
+            personal_domains: &self.personal_domains,
+            renderer: &self.renderer,
+            support_name: &self.support_name,
+            portal_url: &self.portal_url,
+            token_hours: self.token_hours,
+            files: (mode == Mode::Commit).then_some(&self.files),
+            max_attachment_bytes: self.max_attachment_bytes,
+        };
+        let from = msg.from.as_ref().map(|f| f.email.as_str());
+        let summary = format!(
+            "from {} subject {:?} message-id {}",
+            from.unwrap_or("<>"),
+            msg.subject,
+            msg.message_id.as_deref().unwrap_or("none")
+        );
+
+        let class = decide::classify(msg, &self.policy);
+        let sender = match (&class, from) {
+            (Classification::Normal, Some(f)) => f,
+            _ => {
+                let sent = match &class {
+                    Classification::Bounce(r) => match &r.original_message_id {
+                        Some(id) => snapshot::sent_to(conn, id)?,
+                        None => None,
+                    },
+                    _ => None,
+                };
+                let d = decide::decide_unusual(&class, sent.as_deref());
+                let raw_id = apply::store_raw(conn, raw)?;
+                let reason = d.reason.clone().unwrap_or_default();
+                apply::event(conn, now, None, "mail_ignored", &format!("{reason}: {summary} (raw {raw_id})"))?;
+                if let Change::MarkBouncing { recipients } = &d.change {
+                    apply::mark_bouncing(conn, recipients, &d.trace.join("; "), now)?;
+                }
+                apply::mark_seen(conn, &key, Outcome::Ignored, None, now)?;
+                return Ok(report(Outcome::Ignored, None, d.reason, d.trace));
+            }
+        };
+
+        let keys = threading::keys(msg, &self.policy.addressing, &self.policy.tag);
+        let snap = snapshot::load(conn, msg, sender, &keys, &self.personal_domains, self.policy.oncall.as_deref(), now)?;
+        let d = decide::decide(msg, &snap, &self.policy, now);
+        let ticket = match &d.change {
+            Change::Ticket(change) => {
+                let raw_id = apply::store_raw(conn, raw)?;
+                Some(apply::apply_ticket(conn, &env, msg, raw_id, change, &d.notifications)?)
+            }
+            Change::Refused => {
+                apply::event(conn, now, None, "mail_refused", &format!("no_access: {summary}"))?;
+                apply::queue_notifications(conn, &env, None, msg, None, &d.notifications)?;
+                None
+            }
+            Change::Nothing | Change::MarkBouncing { .. } => {
+                let raw_id = apply::store_raw(conn, raw)?;
+                let reason = d.reason.clone().unwrap_or_default();
+                apply::event(conn, now, None, "mail_ignored", &format!("{reason}: {summary} (raw {raw_id})"))?;
+                None
+            }
+        };
+        apply::mark_seen(conn, &key, d.outcome, ticket, now)?;
+        Ok(report(d.outcome, ticket, d.reason, d.trace))
+    }
+}
+
+/// The wall clock, read at the edge and passed into the core.
+pub fn now() -> Timestamp {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    Timestamp(secs)
+}
+
+/// The database path a config names, for error messages.
+pub fn db_path(config: &Config) -> PathBuf {
+    config.store.path.clone()
+}

@@ -14,6 +14,7 @@
 //!   message seen again is recognised as a duplicate.
 #![forbid(unsafe_code)]
 
+pub mod attachments;
 pub mod cli;
 pub mod config;
 pub mod domain;

@@ -1,1 +1,130 @@
+//! The SQLite edge: opening (WAL, busy timeout, foreign keys, migrations),
+//! the snapshot a decision needs, applying a decision, and the queries the
+//! CLI shows. Every write happens inside a transaction the caller owns.
 
+pub mod apply;
+pub mod error;
+pub mod queries;
+pub mod snapshot;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+
+pub use error::StoreError;
+
+/// Numbered migrations, applied in order; `user_version` records the last.
+const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+
+/// How hard a commit tries to survive a power cut.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// fsync on every commit: an MTA pipe answers "delivered" right after.
+    Full,
+    /// fsync at checkpoints (WAL): safe against process crashes; batches use it
+    /// together with an explicit checkpoint before acknowledging the mailbox.
+    Normal,
+}
+
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database and brings its schema up to date.
+    pub fn open(path: &Path, busy_timeout: Duration, durability: Durability) -> Result<Store, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::Io {
+                what: format!("create the database folder {}", dir.display()),
+                source: e,
+            })?;
+        }
+        let conn = Connection::open(path).map_err(|e| StoreError::open(path, e))?;
+        conn.busy_timeout(busy_timeout).map_err(|e| StoreError::open(path, e))?;
+        let sync = match durability {
+            Durability::Full => "FULL",
+            Durability::Normal => "NORMAL",
+        };
+        conn.execute_batch(&format!(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;"
+        ))
+        .map_err(|e| StoreError::open(path, e))?;
+        conn.set_prepared_statement_cache_capacity(64);
+        let mut store = Store { conn, path: path.to_owned() };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let version: i64 = self.conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let known = MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(StoreError::TooNew { path: self.path.clone(), found: version, known });
+        }
+        if version == known {
+            return Ok(());
+        }
+        // Two processes may start at once: take the write lock, then re-check.
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The connection, for reads.
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Starts a write transaction that holds the write lock from the start,
+    /// so the snapshot a decision reads cannot change before it is applied.
+    pub fn write(&mut self) -> Result<rusqlite::Transaction<'_>, StoreError> {
+        Ok(self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?)
+    }
+
+    /// The secret behind reply-address MACs, generated on first use.
+    pub fn hmac_secret(&mut self) -> Result<Vec<u8>, StoreError> {
+        let tx = self.write()?;
+        let existing: Option<Vec<u8>> = tx
+            .query_row("SELECT value FROM meta WHERE key = 'hmac_secret'", [], |r| r.get(0))
+            .optional()?;
+        let secret = match existing {
+            Some(s) => s,
+            None => {
+                let mut s = vec![0u8; 32];
+                getrandom::fill(&mut s).map_err(|e| StoreError::Random(e.to_string()))?;
+                tx.execute("INSERT INTO meta (key, value) VALUES ('hmac_secret', ?1)", [&s])?;
+                s
+            }
+        };
+        tx.commit()?;
+        Ok(secret)
+    }
+
+    /// Makes the configured agents agents (creating their accounts).
+    pub fn sync_agents(&mut self, agents: &[String], now: i64) -> Result<(), StoreError> {
+        if agents.is_empty() {
+            return Ok(());
+        }
+        let tx = self.write()?;
+        for a in agents {
+            tx.execute(
+                "INSERT INTO users (email, role, created_at) VALUES (?1, 'agent', ?2)
+                 ON CONFLICT(email) DO UPDATE SET role = 'agent' WHERE role <> 'agent'",
+                rusqlite::params![a, now],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}

@@ -1,0 +1,70 @@
+//! Attachment files on disk, named by the SHA-256 of their content
+//! (`ab/cdef…`): the same file mailed twice is stored once, and no name a
+//! customer chose ever reaches the filesystem.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, Clone)]
+pub struct AttachmentDir {
+    root: PathBuf,
+}
+
+pub fn sha256_hex(data: &[u8]) -> String {
+    let digest = Sha256::digest(data);
+    let mut s = String::with_capacity(64);
+    for b in digest {
+        s.push(char::from_digit(u32::from(b >> 4), 16).unwrap_or('0'));
+        s.push(char::from_digit(u32::from(b & 15), 16).unwrap_or('0'));
+    }
+    s
+}
+
+impl AttachmentDir {
+    pub fn new(root: &Path) -> AttachmentDir {
+        AttachmentDir { root: root.to_owned() }
+    }
+
+    pub fn path_of(&self, sha256: &str) -> PathBuf {
+        let (a, rest) = sha256.split_at(sha256.len().min(2));
+        self.root.join(a).join(rest)
+    }
+
+    /// Stores `data` under its hash (already computed by the caller). The
+    /// raw mail in the database stays the source of truth, so a file lost to
+    /// a power cut can be rebuilt from it.
+    pub fn store(&self, sha256: &str, data: &[u8]) -> std::io::Result<PathBuf> {
+        let path = self.path_of(sha256);
+        if path.exists() {
+            return Ok(path);
+        }
+        let dir = path.parent().unwrap_or(&self.root);
+        std::fs::create_dir_all(dir)?;
+        let tmp = dir.join(format!(".{}.{}.tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("x"), std::process::id()));
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(data)?;
+        drop(f);
+        std::fs::rename(&tmp, &path)?;
+        Ok(path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_addressed_and_idempotent() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let a = AttachmentDir::new(dir.path());
+        let h = sha256_hex(b"hello");
+        assert_eq!(h, "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
+        let p1 = a.store(&h, b"hello").expect("stored");
+        let p2 = a.store(&h, b"hello").expect("stored again");
+        assert_eq!(p1, p2);
+        assert_eq!(p1, dir.path().join("2c").join(&h[2..]));
+        assert_eq!(std::fs::read(p1).expect("read"), b"hello");
+    }
+}

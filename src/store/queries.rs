@@ -1,0 +1,1 @@
+//! Read-side queries for the CLI.

@@ -1,0 +1,170 @@
+//! Reads what one decision needs: the sender, the ticket the threading keys
+//! lead to, the agents, and who among the possible recipients is bouncing.
+
+use std::collections::HashSet;
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::StoreError;
+use crate::domain::access::org_for;
+use crate::domain::message::InboundMessage;
+use crate::domain::model::{Outcome, Role, TicketId};
+use crate::domain::state::{Candidate, Sender, Snapshot, ThreadRule, TicketState};
+use crate::domain::threading::ThreadKeys;
+use crate::domain::time::{Timestamp, HOUR};
+
+/// The outcome and ticket recorded for a mail already processed.
+pub fn seen(conn: &Connection, key: &str) -> Result<Option<(Outcome, Option<TicketId>)>, StoreError> {
+    let row: Option<(String, Option<i64>)> = conn
+        .prepare_cached("SELECT outcome, ticket_id FROM seen WHERE key = ?1")?
+        .query_row([key], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    Ok(row.map(|(o, t)| (o.parse().unwrap_or(Outcome::Duplicate), t.map(TicketId))))
+}
+
+/// Recipients of the notification with this Message-ID, if ticketd sent it.
+pub fn sent_to(conn: &Connection, message_id: &str) -> Result<Option<Vec<String>>, StoreError> {
+    let row: Option<String> = conn
+        .prepare_cached("SELECT recipients FROM outbox WHERE message_id = ?1")?
+        .query_row([message_id], |r| r.get(0))
+        .optional()?;
+    Ok(row.map(|json| serde_json::from_str(&json).unwrap_or_default()))
+}
+
+pub fn load(
+    conn: &Connection,
+    msg: &InboundMessage<'_>,
+    sender_email: &str,
+    keys: &ThreadKeys,
+    personal_domains: &[String],
+    oncall: Option<&str>,
+    now: Timestamp,
+) -> Result<Snapshot, StoreError> {
+    let sender = load_sender(conn, sender_email, personal_domains, now)?;
+    let candidate = find_candidate(conn, keys)?;
+    let agents = agents(conn)?;
+
+    let mut possible: Vec<&str> = vec![sender_email];
+    if let Some(c) = &candidate {
+        possible.push(&c.ticket.requester);
+        possible.extend(c.ticket.watchers.iter().map(String::as_str));
+    }
+    possible.extend(agents.iter().map(String::as_str));
+    possible.extend(oncall);
+    possible.extend(msg.to.iter().chain(&msg.cc).take(100).map(|m| m.email.as_str()));
+    let mut bouncing = HashSet::new();
+    let mut stmt = conn.prepare_cached("SELECT 1 FROM users WHERE email = ?1 AND bouncing_since IS NOT NULL")?;
+    for e in possible {
+        if !bouncing.contains(e) && stmt.exists([e])? {
+            bouncing.insert(e.to_owned());
+        }
+    }
+    Ok(Snapshot { sender, candidate, agents, bouncing })
+}
+
+fn load_sender(conn: &Connection, email: &str, personal: &[String], now: Timestamp) -> Result<Sender, StoreError> {
+    let row: Option<(i64, String, Option<String>, bool, Option<i64>)> = conn
+        .prepare_cached(
+            "SELECT id, role, org, password_hash IS NOT NULL, refused_notice_at FROM users WHERE email = ?1",
+        )?
+        .query_row([email], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+        .optional()?;
+    let Some((id, role, org, has_password, refused)) = row else {
+        return Ok(Sender {
+            email: email.to_owned(),
+            role: Role::Member,
+            org: org_for(email, personal),
+            known: false,
+            has_password: false,
+            setup_pending: false,
+            tickets_last_hour: 0,
+            refused_notice_at: None,
+        });
+    };
+    let setup_pending = conn
+        .prepare_cached(
+            "SELECT 1 FROM password_tokens WHERE user_id = ?1 AND used_at IS NULL AND expires_at > ?2",
+        )?
+        .exists(params![id, now.0])?;
+    let tickets_last_hour: u32 = conn
+        .prepare_cached("SELECT count(*) FROM tickets WHERE requester_id = ?1 AND created_at > ?2")?
+        .query_row(params![id, now.0 - HOUR], |r| r.get(0))?;
+    Ok(Sender {
+        email: email.to_owned(),
+        role: role.parse().unwrap_or(Role::Member),
+        org,
+        known: true,
+        has_password,
+        setup_pending,
+        tickets_last_hour,
+        refused_notice_at: refused.map(Timestamp),
+    })
+}
+
+/// The first threading key, in rule order, that names an existing ticket.
+fn find_candidate(conn: &Connection, keys: &ThreadKeys) -> Result<Option<Candidate>, StoreError> {
+    let mut by_id = conn.prepare_cached("SELECT ticket_id FROM thread_ids WHERE message_id = ?1")?;
+    for id in &keys.message_ids {
+        if let Some(t) = by_id.query_row([id], |r| r.get::<_, i64>(0)).optional()? {
+            if let Some(ticket) = ticket_state(conn, TicketId(t))? {
+                return Ok(Some(Candidate { rule: ThreadRule::MessageId, ticket }));
+            }
+        }
+    }
+    for (rule, id) in [(ThreadRule::ReplyAddress, keys.reply_address), (ThreadRule::SubjectTag, keys.subject_tag)] {
+        if let Some(id) = id {
+            if let Some(ticket) = ticket_state(conn, id)? {
+                return Ok(Some(Candidate { rule, ticket }));
+            }
+        }
+    }
+    Ok(None)
+}
+
+pub fn ticket_state(conn: &Connection, id: TicketId) -> Result<Option<TicketState>, StoreError> {
+    let row = conn
+        .prepare_cached(
+            "SELECT t.subject, t.status, t.priority, t.category, u.email, t.org, t.solved_at
+             FROM tickets t JOIN users u ON u.id = t.requester_id WHERE t.id = ?1",
+        )?
+        .query_row([id.0], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, Option<String>>(5)?,
+                r.get::<_, Option<i64>>(6)?,
+            ))
+        })
+        .optional()?;
+    let Some((subject, status, priority, category, requester, org, solved_at)) = row else {
+        return Ok(None);
+    };
+    Ok(Some(TicketState {
+        id,
+        subject,
+        status: status.parse().map_err(|e| StoreError::Invalid(format!("ticket {id}: {e}")))?,
+        priority: priority.parse().map_err(|e| StoreError::Invalid(format!("ticket {id}: {e}")))?,
+        category,
+        requester,
+        org,
+        watchers: watchers(conn, id)?,
+        solved_at: solved_at.map(Timestamp),
+    }))
+}
+
+pub fn watchers(conn: &Connection, id: TicketId) -> Result<Vec<String>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT u.email FROM watchers w JOIN users u ON u.id = w.user_id WHERE w.ticket_id = ?1 ORDER BY u.email",
+    )?;
+    let rows = stmt.query_map([id.0], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn agents(conn: &Connection) -> Result<Vec<String>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT email FROM users WHERE role = 'agent' ORDER BY email")?;
+    let rows = stmt.query_map([], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}

@@ -24,7 +24,9 @@ pub fn sha256_hex(data: &[u8]) -> String {
 
 impl AttachmentDir {
     pub fn new(root: &Path) -> AttachmentDir {
-        AttachmentDir { root: root.to_owned() }
+        AttachmentDir {
+            root: root.to_owned(),
+        }
     }
 
     pub fn path_of(&self, sha256: &str) -> PathBuf {
@@ -42,7 +44,11 @@ impl AttachmentDir {
         }
         let dir = path.parent().unwrap_or(&self.root);
         std::fs::create_dir_all(dir)?;
-        let tmp = dir.join(format!(".{}.{}.tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("x"), std::process::id()));
+        let tmp = dir.join(format!(
+            ".{}.{}.tmp",
+            path.file_name().and_then(|n| n.to_str()).unwrap_or("x"),
+            std::process::id()
+        ));
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(data)?;
         drop(f);
@@ -60,7 +66,10 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let a = AttachmentDir::new(dir.path());
         let h = sha256_hex(b"hello");
-        assert_eq!(h, "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
+        assert_eq!(
+            h,
+            "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+        );
         let p1 = a.store(&h, b"hello").expect("stored");
         let p2 = a.store(&h, b"hello").expect("stored again");
         assert_eq!(p1, p2);

@@ -878,4 +878,34 @@ priority = "whenever"
             assert_eq!(is_loopback(host), ok, "{host}");
         }
     }
+
+    /// The shipped example documents every key: it must parse, and every key
+    /// ticketd knows must appear in it (so a new key cannot go undocumented).
+    #[test]
+    fn the_example_config_parses_and_documents_every_key() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/ticketd.example.toml");
+        let text = std::fs::read_to_string(&path).expect("example config");
+        let c = Config::parse(&text, Path::new("/etc/ticketd")).expect("example parses");
+        assert_eq!(c.support.address, "support@example.test");
+        assert_eq!(c.rules.len(), 2);
+        assert_eq!(c.store.path, Path::new("/etc/ticketd/ticketd.db"));
+        for (section, keys) in KNOWN {
+            assert!(
+                text.contains(&format!("[{section}]")),
+                "[{section}] missing"
+            );
+            for key in *keys {
+                assert!(
+                    text.contains(&format!("{key} =")),
+                    "{section}.{key} undocumented"
+                );
+            }
+        }
+        for key in RULE_KEYS {
+            assert!(
+                text.contains(&format!("{key} =")),
+                "rules.{key} undocumented"
+            );
+        }
+    }
 }

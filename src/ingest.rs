@@ -18,6 +18,7 @@ use crate::domain::threading;
 use crate::domain::time::Timestamp;
 use crate::render::{RenderError, Renderer};
 use crate::store::apply::{self, ApplyEnv};
+use crate::store::console::{self, ConsoleUpdate, UpdateSummary};
 use crate::store::{snapshot, Store, StoreError};
 
 /// What happened to one message: the contract's JSON line, plus the trace.
@@ -76,7 +77,9 @@ impl Ingestor {
         let secret = store.hmac_secret()?;
         store.sync_agents(&s.agents, now().0)?;
         let rules = crate::domain::rules::compile_all(&config.rules);
-        let keep_headers = rules.iter().any(|r| matches!(r.field, crate::domain::rules::RuleField::Header(_)));
+        let keep_headers = rules
+            .iter()
+            .any(|r| matches!(r.field, crate::domain::rules::RuleField::Header(_)));
         let policy = Policy {
             addressing: crate::domain::address::Addressing::new(&s.address, &s.aliases, secret),
             tag: TicketTag::new(&s.ticket_tag).map_err(SetupError::Tag)?,
@@ -109,9 +112,27 @@ impl Ingestor {
     }
 
     /// Ingests one message in its own transaction.
-    pub fn ingest(&self, store: &mut Store, raw: &[u8], now: Timestamp, mode: Mode) -> Result<Report, StoreError> {
+    pub fn ingest(
+        &self,
+        store: &mut Store,
+        raw: &[u8],
+        now: Timestamp,
+        mode: Mode,
+    ) -> Result<Report, StoreError> {
         let tx = store.write()?;
-        let report = self.process(&tx, raw, now, mode, false)?;
+        let report = match self.process(&tx, raw, now, mode, false) {
+            Ok(r) => r,
+            // A failure of this message's own (it cannot be stored as a
+            // ticket): keep it whole in the quarantine rather than lose it.
+            Err(e) if !e.is_temporary() && mode == Mode::Commit => {
+                tx.rollback()?;
+                let tx = store.write()?;
+                let r = self.quarantine_failed(&tx, raw, &e, now)?;
+                tx.commit()?;
+                return Ok(r);
+            }
+            Err(e) => return Err(e),
+        };
         match mode {
             Mode::Commit => tx.commit()?,
             Mode::DryRun => tx.rollback()?,
@@ -123,7 +144,12 @@ impl Ingestor {
     /// that fails for a reason of its own is quarantined without spoiling the
     /// others; a temporary failure (busy, disk full) aborts the whole batch so
     /// that nothing is acknowledged.
-    pub fn ingest_batch<R: AsRef<[u8]>>(&self, store: &mut Store, raws: &[R], now: Timestamp) -> Result<Vec<Report>, StoreError> {
+    pub fn ingest_batch<R: AsRef<[u8]>>(
+        &self,
+        store: &mut Store,
+        raws: &[R],
+        now: Timestamp,
+    ) -> Result<Vec<Report>, StoreError> {
         let mut tx = store.write()?;
         let mut reports = Vec::with_capacity(raws.len());
         for raw in raws {
@@ -145,54 +171,41 @@ impl Ingestor {
         Ok(reports)
     }
 
-    /// Ingests a quarantined message again (after a fix): duplicates are not
-    /// checked against its own earlier quarantine.
-    pub fn replay(&self, store: &mut Store, raw: &[u8], now: Timestamp) -> Result<Report, StoreError> {
+    /// Ingests quarantine entry `id` again (after a fix), in one transaction
+    /// with removing the entry: duplicates are not checked against its own
+    /// earlier quarantine, and a message that fails again gets a new entry.
+    pub fn replay(&self, store: &mut Store, id: i64, now: Timestamp) -> Result<Report, StoreError> {
         let tx = store.write()?;
-        let report = self.process(&tx, raw, now, Mode::Commit, true)?;
+        let (_, raw) = crate::store::queries::quarantined(&tx, id)?;
+        tx.execute("DELETE FROM quarantine WHERE id = ?1", [id])?;
+        let report = self.process(&tx, &raw, now, Mode::Commit, true)?;
+        apply::event(
+            &tx,
+            now,
+            report.ticket.map(TicketId),
+            "quarantine_replayed",
+            &format!("entry {id}: {}", report.outcome),
+        )?;
         tx.commit()?;
         Ok(report)
     }
 
-    fn quarantine_failed(&self, conn: &Connection, raw: &[u8], e: &StoreError, now: Timestamp) -> Result<Report, StoreError> {
-        let reason = format!("could not be stored: {e}");
-        apply::quarantine(conn, raw, &reason, None, None, None, now)?;
-        Ok(Report { outcome: Outcome::Quarantined, ticket: None, reason: Some(reason), message_id: None, trace: Vec::new() })
+    /// `tickets update` from the console, in one transaction.
+    pub fn update_ticket(
+        &self,
+        store: &mut Store,
+        id: TicketId,
+        update: &ConsoleUpdate,
+        now: Timestamp,
+    ) -> Result<UpdateSummary, StoreError> {
+        let tx = store.write()?;
+        let summary = console::update_ticket(&tx, &self.env(now, Mode::Commit), id, update)?;
+        tx.commit()?;
+        Ok(summary)
     }
 
-    fn process(&self, conn: &Connection, raw: &[u8], now: Timestamp, mode: Mode, replay: bool) -> Result<Report, StoreError> {
-        let text = normalize_line_endings(raw);
-        let parsed = normalize(&text, self.normalize);
-        let key = match &parsed {
-            Ok(m) => m.message_id.as_ref().map(|id| format!("mid:{id}")),
-            Err(_) => None,
-        }
-        .unwrap_or_else(|| format!("sha256:{}", sha256_hex(&text)));
-        let report = |outcome, ticket: Option<TicketId>, reason: Option<String>, trace: Vec<String>| Report {
-            outcome,
-            ticket: ticket.map(|t| t.0),
-            reason,
-            message_id: parsed.as_ref().ok().and_then(|m| m.message_id.clone()),
-            trace,
-        };
-        if !replay {
-            if let Some((outcome, ticket)) = snapshot::seen(conn, &key)? {
-                let why = format!("already processed as {outcome}");
-                return Ok(report(Outcome::Duplicate, ticket, Some(why.clone()), vec![format!("duplicate: {why} ({key})")]));
-            }
-        } else {
-            conn.prepare_cached("DELETE FROM seen WHERE key = ?1")?.execute([&key])?;
-        }
-        let msg = match &parsed {
-            Ok(m) => m,
-            Err(e) => {
-                let reason = e.to_string();
-                let id = apply::quarantine(conn, raw, &reason, None, None, None, now)?;
-                apply::mark_seen(conn, &key, Outcome::Quarantined, None, now)?;
-                return Ok(report(Outcome::Quarantined, None, Some(reason.clone()), vec![format!("quarantined as {id}: {reason}")]));
-            }
-        };
-        let env = ApplyEnv {
+    fn env(&self, now: Timestamp, mode: Mode) -> ApplyEnv<'_> {
+        ApplyEnv {
             now,
             policy: &self.policy,
             personal_domains: &self.personal_domains,
@@ -202,7 +215,81 @@ impl Ingestor {
             token_hours: self.token_hours,
             files: (mode == Mode::Commit).then_some(&self.files),
             max_attachment_bytes: self.max_attachment_bytes,
+        }
+    }
+
+    fn quarantine_failed(
+        &self,
+        conn: &Connection,
+        raw: &[u8],
+        e: &StoreError,
+        now: Timestamp,
+    ) -> Result<Report, StoreError> {
+        let reason = format!("could not be stored: {e}");
+        apply::quarantine(conn, raw, &reason, None, None, None, now)?;
+        Ok(Report {
+            outcome: Outcome::Quarantined,
+            ticket: None,
+            reason: Some(reason),
+            message_id: None,
+            trace: Vec::new(),
+        })
+    }
+
+    fn process(
+        &self,
+        conn: &Connection,
+        raw: &[u8],
+        now: Timestamp,
+        mode: Mode,
+        replay: bool,
+    ) -> Result<Report, StoreError> {
+        let text = normalize_line_endings(raw);
+        let parsed = normalize(&text, self.normalize);
+        let key = match &parsed {
+            Ok(m) => m.message_id.as_ref().map(|id| format!("mid:{id}")),
+            Err(_) => None,
+        }
+        .unwrap_or_else(|| format!("sha256:{}", sha256_hex(&text)));
+        let report = |outcome,
+                      ticket: Option<TicketId>,
+                      reason: Option<String>,
+                      trace: Vec<String>| Report {
+            outcome,
+            ticket: ticket.map(|t| t.0),
+            reason,
+            message_id: parsed.as_ref().ok().and_then(|m| m.message_id.clone()),
+            trace,
         };
+        if !replay {
+            if let Some((outcome, ticket)) = snapshot::seen(conn, &key)? {
+                let why = format!("already processed as {outcome}");
+                return Ok(report(
+                    Outcome::Duplicate,
+                    ticket,
+                    Some(why.clone()),
+                    vec![format!("duplicate: {why} ({key})")],
+                ));
+            }
+        } else {
+            conn.prepare_cached("DELETE FROM seen WHERE key = ?1")?
+                .execute([&key])?;
+        }
+        let msg = match &parsed {
+            Ok(m) => m,
+            Err(e) => {
+                let reason = e.to_string();
+                let id = apply::quarantine(conn, raw, &reason, None, None, None, now)?;
+                apply::mark_seen(conn, &key, Outcome::Quarantined, None, now)?;
+                return Ok(report(
+                    Outcome::Quarantined,
+                    None,
+                    Some(reason.clone()),
+                    vec![format!("quarantined as {id}: {reason}")],
+                ));
+            }
+        };
+        let env = self.env(now, mode);
         let from = msg.from.as_ref().map(|f| f.email.as_str());
         let summary = format!(
             "from {} subject {:?} message-id {}",
@@ -225,7 +312,13 @@ impl Ingestor {
                 let d = decide::decide_unusual(&class, sent.as_deref());
                 let raw_id = apply::store_raw(conn, raw)?;
                 let reason = d.reason.clone().unwrap_or_default();
-                apply::event(conn, now, None, "mail_ignored", &format!("{reason}: {summary} (raw {raw_id})"))?;
+                apply::event(
+                    conn,
+                    now,
+                    None,
+                    "mail_ignored",
+                    &format!("{reason}: {summary} (raw {raw_id})"),
+                )?;
                 if let Change::MarkBouncing { recipients } = &d.change {
                     apply::mark_bouncing(conn, recipients, &d.trace.join("; "), now)?;
                 }
@@ -235,22 +328,49 @@ impl Ingestor {
         };
 
         let keys = threading::keys(msg, &self.policy.addressing, &self.policy.tag);
-        let snap = snapshot::load(conn, msg, sender, &keys, &self.personal_domains, self.policy.oncall.as_deref(), now)?;
+        let snap = snapshot::load(
+            conn,
+            msg,
+            sender,
+            &keys,
+            &self.personal_domains,
+            self.policy.oncall.as_deref(),
+            now,
+        )?;
         let d = decide::decide(msg, &snap, &self.policy, now);
         let ticket = match &d.change {
             Change::Ticket(change) => {
                 let raw_id = apply::store_raw(conn, raw)?;
-                Some(apply::apply_ticket(conn, &env, msg, raw_id, change, &d.notifications)?)
+                Some(apply::apply_ticket(
+                    conn,
+                    &env,
+                    msg,
+                    raw_id,
+                    change,
+                    &d.notifications,
+                )?)
             }
             Change::Refused => {
-                apply::event(conn, now, None, "mail_refused", &format!("no_access: {summary}"))?;
+                apply::event(
+                    conn,
+                    now,
+                    None,
+                    "mail_refused",
+                    &format!("no_access: {summary}"),
+                )?;
                 apply::queue_notifications(conn, &env, None, msg, None, &d.notifications)?;
                 None
             }
             Change::Nothing | Change::MarkBouncing { .. } => {
                 let raw_id = apply::store_raw(conn, raw)?;
                 let reason = d.reason.clone().unwrap_or_default();
-                apply::event(conn, now, None, "mail_ignored", &format!("{reason}: {summary} (raw {raw_id})"))?;
+                apply::event(
+                    conn,
+                    now,
+                    None,
+                    "mail_ignored",
+                    &format!("{reason}: {summary} (raw {raw_id})"),
+                )?;
                 None
             }
         };

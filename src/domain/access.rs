@@ -21,7 +21,7 @@ pub fn may_update(sender: &Sender, ticket: &TicketState) -> bool {
 /// public mail provider (everyone at gmail.com is not one company).
 pub fn org_for(email: &str, personal_domains: &[String]) -> Option<String> {
     let domain = email_domain(email)?.to_ascii_lowercase();
-    (!personal_domains.iter().any(|d| *d == domain)).then_some(domain)
+    (!personal_domains.contains(&domain)).then_some(domain)
 }
 
 #[cfg(test)]

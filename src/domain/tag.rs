@@ -23,10 +23,11 @@ impl TicketTag {
             regex::escape(prefix.trim_end()),
             regex::escape(suffix.trim_start())
         ))?;
-        // Reply and forward prefixes of the common mail clients and languages.
-        let reply_prefix = Regex::new(
-            r"(?i)^\s*((re|fw|fwd|aw|wg|sv|vs|antw|ref|réf|tr|rv|odp|res|enc|r)(\[\d+\])?\s*:\s*)+",
-        )?;
+        // Reply prefixes of the common mail clients and languages. Forward
+        // prefixes (Fwd:, WG:, TR:, RV:, ENC:) stay: that a customer forwarded
+        // something is worth seeing in the ticket list.
+        let reply_prefix =
+            Regex::new(r"(?i)^\s*((re|aw|sv|vs|antw|ref|réf|odp|res|r)(\[\d+\])?\s*:\s*)+")?;
         Ok(TicketTag {
             prefix: prefix.to_owned(),
             suffix: suffix.to_owned(),
@@ -45,7 +46,7 @@ impl TicketTag {
         caps.get(1)?.as_str().parse().ok().map(TicketId)
     }
 
-    /// The subject a ticket keeps: tags and leading Re:/Fwd: removed.
+    /// The subject a ticket keeps: tags and leading reply prefixes removed.
     pub fn clean_subject(&self, subject: &str) -> String {
         let untagged = self.find.replace_all(subject, " ");
         let mut s = self
@@ -93,6 +94,8 @@ mod tests {
             ("Order #12 missing", None, "Order #12 missing"),
             ("Re:", None, "(no subject)"),
             ("Reply needed", None, "Reply needed"),
+            ("Fwd: Invoice", None, "Fwd: Invoice"),
+            ("Re: [#4] Fwd: Invoice", Some(4), "Fwd: Invoice"),
         ];
         for (subject, id, clean) in cases {
             assert_eq!(t.find(subject), id.map(TicketId), "{subject}");

@@ -30,9 +30,17 @@ pub struct ApplyEnv<'a> {
     pub max_attachment_bytes: u64,
 }
 
-pub fn event(conn: &Connection, at: Timestamp, ticket: Option<TicketId>, kind: &str, detail: &str) -> Result<(), StoreError> {
-    conn.prepare_cached("INSERT INTO events (at, ticket_id, kind, detail) VALUES (?1, ?2, ?3, ?4)")?
-        .execute(params![at.0, ticket.map(|t| t.0), kind, detail])?;
+pub fn event(
+    conn: &Connection,
+    at: Timestamp,
+    ticket: Option<TicketId>,
+    kind: &str,
+    detail: &str,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO events (at, ticket_id, kind, detail) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![at.0, ticket.map(|t| t.0), kind, detail])?;
     Ok(())
 }
 
@@ -42,14 +50,27 @@ pub fn store_raw(conn: &Connection, raw: &[u8]) -> Result<i64, StoreError> {
     Ok(conn.last_insert_rowid())
 }
 
-pub fn mark_seen(conn: &Connection, key: &str, outcome: Outcome, ticket: Option<TicketId>, at: Timestamp) -> Result<(), StoreError> {
-    conn.prepare_cached("INSERT OR IGNORE INTO seen (key, outcome, ticket_id, at) VALUES (?1, ?2, ?3, ?4)")?
-        .execute(params![key, outcome.as_str(), ticket.map(|t| t.0), at.0])?;
+pub fn mark_seen(
+    conn: &Connection,
+    key: &str,
+    outcome: Outcome,
+    ticket: Option<TicketId>,
+    at: Timestamp,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO seen (key, outcome, ticket_id, at) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![key, outcome.as_str(), ticket.map(|t| t.0), at.0])?;
     Ok(())
 }
 
 /// Creates the user if the address is new; returns their id.
-pub fn upsert_user(conn: &Connection, who: &Mailbox, personal: &[String], now: Timestamp) -> Result<i64, StoreError> {
+pub fn upsert_user(
+    conn: &Connection,
+    who: &Mailbox,
+    personal: &[String],
+    now: Timestamp,
+) -> Result<i64, StoreError> {
     let id = conn
         .prepare_cached(
             "INSERT INTO users (email, name, role, org, created_at) VALUES (?1, ?2, 'member', ?3, ?4)
@@ -76,18 +97,35 @@ pub fn quarantine(
     )?
     .execute(params![now.0, reason, message_id, sender, subject, raw_id])?;
     let id = conn.last_insert_rowid();
-    event(conn, now, None, "mail_quarantined", &format!("quarantine {id}: {reason}"))?;
+    event(
+        conn,
+        now,
+        None,
+        "mail_quarantined",
+        &format!("quarantine {id}: {reason}"),
+    )?;
     Ok(id)
 }
 
 /// Records a permanent bounce against the addresses it names.
-pub fn mark_bouncing(conn: &Connection, recipients: &[String], detail: &str, now: Timestamp) -> Result<(), StoreError> {
+pub fn mark_bouncing(
+    conn: &Connection,
+    recipients: &[String],
+    detail: &str,
+    now: Timestamp,
+) -> Result<(), StoreError> {
     for r in recipients {
         conn.prepare_cached(
             "UPDATE users SET bouncing_since = coalesce(bouncing_since, ?2), bounce_detail = ?3 WHERE email = ?1",
         )?
         .execute(params![r, now.0, detail])?;
-        event(conn, now, None, "bounce_recorded", &format!("{r} marked as bouncing: {detail}"))?;
+        event(
+            conn,
+            now,
+            None,
+            "bounce_recorded",
+            &format!("{r} marked as bouncing: {detail}"),
+        )?;
     }
     Ok(())
 }
@@ -102,14 +140,21 @@ pub fn apply_ticket(
     notifications: &[Planned],
 ) -> Result<TicketId, StoreError> {
     let now = env.now;
-    let author = msg.from.as_ref().ok_or_else(|| StoreError::Invalid("a ticket change needs a sender".into()))?;
+    let author = msg
+        .from
+        .as_ref()
+        .ok_or_else(|| StoreError::Invalid("a ticket change needs a sender".into()))?;
     let author_id = upsert_user(conn, author, env.personal_domains, now)?;
     let solved_at = (change.status == Status::Solved).then_some(now.0);
 
     let ticket = match &change.target {
-        Target::New { subject, follow_up_of } => {
-            let org: Option<String> =
-                conn.prepare_cached("SELECT org FROM users WHERE id = ?1")?.query_row([author_id], |r| r.get(0))?;
+        Target::New {
+            subject,
+            follow_up_of,
+        } => {
+            let org: Option<String> = conn
+                .prepare_cached("SELECT org FROM users WHERE id = ?1")?
+                .query_row([author_id], |r| r.get(0))?;
             conn.prepare_cached(
                 "INSERT INTO tickets (subject, status, priority, category, requester_id, org, fields, follow_up_of, created_at, updated_at, solved_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)",
@@ -131,21 +176,47 @@ pub fn apply_ticket(
                 Some(old) => format!(" as a follow-up of {old}"),
                 None => String::new(),
             };
-            event(conn, now, Some(id), "ticket_created", &format!("by {}{via}: {subject}", author.email))?;
+            event(
+                conn,
+                now,
+                Some(id),
+                "ticket_created",
+                &format!("by {}{via}: {subject}", author.email),
+            )?;
             if let Some(old) = follow_up_of {
-                event(conn, now, Some(*old), "follow_up_created", &format!("{id} continues this closed ticket"))?;
+                event(
+                    conn,
+                    now,
+                    Some(*old),
+                    "follow_up_created",
+                    &format!("{id} continues this closed ticket"),
+                )?;
             }
             if let Some(p) = change.priority.filter(|p| *p != Priority::Normal) {
-                event(conn, now, Some(id), "priority_changed", &format!("normal → {p}"))?;
+                event(
+                    conn,
+                    now,
+                    Some(id),
+                    "priority_changed",
+                    &format!("normal → {p}"),
+                )?;
             }
             id
         }
         Target::Existing(id) => {
             let id = *id;
-            let (old_status, old_priority, old_category, old_fields): (String, String, Option<String>, String) = conn
-                .prepare_cached("SELECT status, priority, category, fields FROM tickets WHERE id = ?1")?
+            let (old_status, old_priority, old_category, old_fields): (
+                String,
+                String,
+                Option<String>,
+                String,
+            ) = conn
+                .prepare_cached(
+                    "SELECT status, priority, category, fields FROM tickets WHERE id = ?1",
+                )?
                 .query_row([id.0], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
-            let mut fields: BTreeMap<String, String> = serde_json::from_str(&old_fields).unwrap_or_default();
+            let mut fields: BTreeMap<String, String> =
+                serde_json::from_str(&old_fields).unwrap_or_default();
             let mut new_fields = Vec::new();
             for (k, v) in &change.fields {
                 if !fields.contains_key(k) {
@@ -168,14 +239,36 @@ pub fn apply_ticket(
                 now.0,
             ])?;
             if change.status.as_str() != old_status {
-                event(conn, now, Some(id), "status_changed", &format!("{old_status} → {}", change.status))?;
+                event(
+                    conn,
+                    now,
+                    Some(id),
+                    "status_changed",
+                    &format!("{old_status} → {}", change.status),
+                )?;
             }
             if let Some(p) = change.priority.filter(|p| p.as_str() != old_priority) {
-                event(conn, now, Some(id), "priority_changed", &format!("{old_priority} → {p}"))?;
+                event(
+                    conn,
+                    now,
+                    Some(id),
+                    "priority_changed",
+                    &format!("{old_priority} → {p}"),
+                )?;
             }
-            if let Some(c) = change.category.as_ref().filter(|c| Some(*c) != old_category.as_ref()) {
+            if let Some(c) = change
+                .category
+                .as_ref()
+                .filter(|c| Some(*c) != old_category.as_ref())
+            {
                 let old = old_category.as_deref().unwrap_or("none");
-                event(conn, now, Some(id), "category_changed", &format!("{old} → {c}"))?;
+                event(
+                    conn,
+                    now,
+                    Some(id),
+                    "category_changed",
+                    &format!("{old} → {c}"),
+                )?;
             }
             if !new_fields.is_empty() {
                 event(conn, now, Some(id), "fields_set", &new_fields.join(", "))?;
@@ -186,10 +279,22 @@ pub fn apply_ticket(
     if let Some(old) = change.close {
         conn.prepare_cached("UPDATE tickets SET status = 'closed', updated_at = ?2 WHERE id = ?1 AND status <> 'closed'")?
             .execute(params![old.0, now.0])?;
-        event(conn, now, Some(old), "status_changed", "solved → closed (solved for longer than reopen_days)")?;
+        event(
+            conn,
+            now,
+            Some(old),
+            "status_changed",
+            "solved → closed (solved for longer than reopen_days)",
+        )?;
     }
     if !change.rules_matched.is_empty() {
-        event(conn, now, Some(ticket), "rules_matched", &change.rules_matched.join(", "))?;
+        event(
+            conn,
+            now,
+            Some(ticket),
+            "rules_matched",
+            &change.rules_matched.join(", "),
+        )?;
     }
 
     // The message itself.
@@ -201,12 +306,27 @@ pub fn apply_ticket(
     .execute(params![ticket.0, author_id, msg.message_id, date.0, change.text, msg.text, change.internal, raw_id, now.0])?;
     let message_row = conn.last_insert_rowid();
     if let Some(mid) = &msg.message_id {
-        conn.prepare_cached("INSERT OR IGNORE INTO thread_ids (message_id, ticket_id) VALUES (?1, ?2)")?
-            .execute(params![mid, ticket.0])?;
+        conn.prepare_cached(
+            "INSERT OR IGNORE INTO thread_ids (message_id, ticket_id) VALUES (?1, ?2)",
+        )?
+        .execute(params![mid, ticket.0])?;
     }
-    let what = if change.internal { "internal note" } else { "message" };
-    let how = change.rule.map(|r| format!(" ({})", r.describe())).unwrap_or_default();
-    event(conn, now, Some(ticket), "message_added", &format!("{what} from {}{how}", author.email))?;
+    let what = if change.internal {
+        "internal note"
+    } else {
+        "message"
+    };
+    let how = change
+        .rule
+        .map(|r| format!(" ({})", r.describe()))
+        .unwrap_or_default();
+    event(
+        conn,
+        now,
+        Some(ticket),
+        "message_added",
+        &format!("{what} from {}{how}", author.email),
+    )?;
 
     store_attachments(conn, env, ticket, message_row, msg)?;
 
@@ -223,7 +343,10 @@ pub fn apply_ticket(
             now,
             Some(ticket),
             "watchers_capped",
-            &format!("{} more addresses were not added: a ticket keeps at most {} watchers", change.watch_cut, env.policy.max_watchers),
+            &format!(
+                "{} more addresses were not added: a ticket keeps at most {} watchers",
+                change.watch_cut, env.policy.max_watchers
+            ),
         )?;
     }
     for e in &change.watch_remove {
@@ -234,7 +357,13 @@ pub fn apply_ticket(
         event(conn, now, Some(ticket), "watcher_removed", e)?;
     }
     for r in &change.rejected_commands {
-        event(conn, now, Some(ticket), "command_rejected", &format!("{r:?} from {} is not a valid command", author.email))?;
+        event(
+            conn,
+            now,
+            Some(ticket),
+            "command_rejected",
+            &format!("{r:?} from {} is not a valid command", author.email),
+        )?;
     }
 
     queue_notifications(conn, env, Some(ticket), msg, Some(change), notifications)?;
@@ -252,12 +381,19 @@ fn store_attachments(
         let size = a.data.len() as u64;
         let sha = sha256_hex(&a.data);
         let refused = (size > env.max_attachment_bytes).then(|| {
-            format!("{size} bytes is over store.max_attachment_bytes ({})", env.max_attachment_bytes)
+            format!(
+                "{size} bytes is over store.max_attachment_bytes ({})",
+                env.max_attachment_bytes
+            )
         });
         if refused.is_none() {
             if let Some(files) = env.files {
                 files.store(&sha, &a.data).map_err(|e| StoreError::Io {
-                    what: format!("store attachment {:?} as {}", a.filename, files.path_of(&sha).display()),
+                    what: format!(
+                        "store attachment {:?} as {}",
+                        a.filename,
+                        files.path_of(&sha).display()
+                    ),
                     source: e,
                 })?;
             }
@@ -267,7 +403,13 @@ fn store_attachments(
         )?
         .execute(params![message_row, a.filename, a.content_type, size as i64, sha, refused])?;
         if let Some(r) = refused {
-            event(conn, env.now, Some(ticket), "attachment_refused", &format!("{}: {r}", a.filename))?;
+            event(
+                conn,
+                env.now,
+                Some(ticket),
+                "attachment_refused",
+                &format!("{}: {r}", a.filename),
+            )?;
         }
     }
     Ok(())
@@ -303,8 +445,19 @@ pub fn queue_notifications(
         }
     }
     let in_reply_to = msg.message_id.clone().or_else(|| refs.first().cloned());
-    let author = msg.from.as_ref().map(|f| f.name.clone().unwrap_or_else(|| f.email.clone())).unwrap_or_default();
-    let domain = env.policy.addressing.support().rsplit_once('@').map(|(_, d)| d).unwrap_or("localhost").to_owned();
+    let author = msg
+        .from
+        .as_ref()
+        .map(|f| f.name.clone().unwrap_or_else(|| f.email.clone()))
+        .unwrap_or_default();
+    let domain = env
+        .policy
+        .addressing
+        .support()
+        .rsplit_once('@')
+        .map(|(_, d)| d)
+        .unwrap_or("localhost")
+        .to_owned();
 
     for p in planned {
         let mut ctx = NoteContext {
@@ -314,7 +467,10 @@ pub fn queue_notifications(
             recipient: p.to.clone(),
             marker: REPLY_MARKER,
             ticket: view.clone(),
-            message: change.map(|c| MessageView { author: author.clone(), text: c.text.clone() }),
+            message: change.map(|c| MessageView {
+                author: author.clone(),
+                text: c.text.clone(),
+            }),
             new_ticket: change.is_some_and(|c| matches!(c.target, Target::New { .. })),
             internal: change.is_some_and(|c| c.internal),
             expires_hours: env.token_hours,
@@ -325,13 +481,17 @@ pub fn queue_notifications(
             ctx.setup_url = Some(issue_token(conn, env, &p.to)?);
         }
         if p.kind == NotificationKind::Refused {
-            conn.prepare_cached("UPDATE users SET refused_notice_at = ?2 WHERE email = ?1")?.execute(params![p.to, env.now.0])?;
+            conn.prepare_cached("UPDATE users SET refused_notice_at = ?2 WHERE email = ?1")?
+                .execute(params![p.to, env.now.0])?;
         }
-        let (subject, body) = env
-            .renderer
-            .render(p.kind, &ctx)
-            .map_err(|e| StoreError::Invalid(format!("cannot render the {} notification: {e}", p.kind)))?;
-        let message_id = format!("{}.{}@{domain}", random_hex(12)?, ticket.map(|t| t.0).unwrap_or(0));
+        let (subject, body) = env.renderer.render(p.kind, &ctx).map_err(|e| {
+            StoreError::Invalid(format!("cannot render the {} notification: {e}", p.kind))
+        })?;
+        let message_id = format!(
+            "{}.{}@{domain}",
+            random_hex(12)?,
+            ticket.map(|t| t.0).unwrap_or(0)
+        );
         conn.prepare_cached(
             "INSERT INTO outbox (kind, recipients, subject, body_text, message_id, in_reply_to, refs, ticket_id, status, attempts, next_attempt_at, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', 0, ?9, ?9)",
@@ -348,19 +508,35 @@ pub fn queue_notifications(
             env.now.0,
         ])?;
         if let Some(t) = ticket {
-            conn.prepare_cached("INSERT OR IGNORE INTO thread_ids (message_id, ticket_id) VALUES (?1, ?2)")?
-                .execute(params![message_id, t.0])?;
+            conn.prepare_cached(
+                "INSERT OR IGNORE INTO thread_ids (message_id, ticket_id) VALUES (?1, ?2)",
+            )?
+            .execute(params![message_id, t.0])?;
         }
-        event(conn, env.now, ticket, "notification_queued", &format!("{} to {}", p.kind, p.to))?;
+        event(
+            conn,
+            env.now,
+            ticket,
+            "notification_queued",
+            &format!("{} to {}", p.kind, p.to),
+        )?;
     }
     Ok(())
 }
 
-fn ticket_view(conn: &Connection, env: &ApplyEnv<'_>, id: TicketId) -> Result<TicketView, StoreError> {
+fn ticket_view(
+    conn: &Connection,
+    env: &ApplyEnv<'_>,
+    id: TicketId,
+) -> Result<TicketView, StoreError> {
     let (subject, status, priority, category): (String, String, String, Option<String>) = conn
         .prepare_cached("SELECT subject, status, priority, category FROM tickets WHERE id = ?1")?
         .query_row([id.0], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
-    let label = status.parse::<Status>().map(|s| s.label()).unwrap_or("Open").to_owned();
+    let label = status
+        .parse::<Status>()
+        .map(|s| s.label())
+        .unwrap_or("Open")
+        .to_owned();
     Ok(TicketView {
         id: id.0,
         tag: env.policy.tag.format(id),
@@ -375,7 +551,9 @@ fn ticket_view(conn: &Connection, env: &ApplyEnv<'_>, id: TicketId) -> Result<Ti
 /// A single-use password-setup link: 256 random bits, only the hash stored.
 fn issue_token(conn: &Connection, env: &ApplyEnv<'_>, email: &str) -> Result<String, StoreError> {
     let token = random_hex(32)?;
-    let user_id: i64 = conn.prepare_cached("SELECT id FROM users WHERE email = ?1")?.query_row([email], |r| r.get(0))?;
+    let user_id: i64 = conn
+        .prepare_cached("SELECT id FROM users WHERE email = ?1")?
+        .query_row([email], |r| r.get(0))?;
     conn.prepare_cached(
         "INSERT INTO password_tokens (user_id, token_hash, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
     )?
@@ -385,7 +563,13 @@ fn issue_token(conn: &Connection, env: &ApplyEnv<'_>, email: &str) -> Result<Str
         env.now.0,
         env.now.plus_secs(i64::from(env.token_hours) * HOUR).0
     ])?;
-    event(conn, env.now, None, "password_setup_issued", &format!("setup link for {email}, valid {} h", env.token_hours))?;
+    event(
+        conn,
+        env.now,
+        None,
+        "password_setup_issued",
+        &format!("setup link for {email}, valid {} h", env.token_hours),
+    )?;
     Ok(format!("{}/password/setup?token={token}", env.portal_url))
 }
 

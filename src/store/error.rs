@@ -5,15 +5,25 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("cannot open database {path}: {source}")]
-    Open { path: PathBuf, source: rusqlite::Error },
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
     #[error("database {path} has schema version {found}, newer than this ticketd knows ({known}): run the newer ticketd or restore a backup")]
-    TooNew { path: PathBuf, found: i64, known: i64 },
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
     #[error("database is busy: another process held the write lock longer than store.busy_timeout_ms; the mail was not taken and can be retried")]
     Busy,
     #[error("disk or database full ({0}): free space, then retry; the mail was not taken")]
     Full(String),
     #[error("cannot {what}: {source}")]
-    Io { what: String, source: std::io::Error },
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
     #[error("cannot get random bytes from the operating system: {0}")]
     Random(String),
     #[error("database error: {0}")]
@@ -27,7 +37,10 @@ pub enum StoreError {
 impl StoreError {
     pub fn open(path: &Path, source: rusqlite::Error) -> StoreError {
         match StoreError::from(source) {
-            StoreError::Sqlite(source) => StoreError::Open { path: path.to_owned(), source },
+            StoreError::Sqlite(source) => StoreError::Open {
+                path: path.to_owned(),
+                source,
+            },
             other => other,
         }
     }
@@ -52,7 +65,9 @@ impl StoreError {
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> StoreError {
         match e.sqlite_error_code() {
-            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => StoreError::Busy,
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+                StoreError::Busy
+            }
             Some(rusqlite::ErrorCode::DiskFull) => StoreError::Full(e.to_string()),
             _ => StoreError::Sqlite(e),
         }

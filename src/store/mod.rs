@@ -3,6 +3,7 @@
 //! CLI shows. Every write happens inside a transaction the caller owns.
 
 pub mod apply;
+pub mod console;
 pub mod error;
 pub mod queries;
 pub mod snapshot;
@@ -34,7 +35,11 @@ pub struct Store {
 
 impl Store {
     /// Opens (creating if needed) the database and brings its schema up to date.
-    pub fn open(path: &Path, busy_timeout: Duration, durability: Durability) -> Result<Store, StoreError> {
+    pub fn open(
+        path: &Path,
+        busy_timeout: Duration,
+        durability: Durability,
+    ) -> Result<Store, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| StoreError::Io {
                 what: format!("create the database folder {}", dir.display()),
@@ -42,7 +47,8 @@ impl Store {
             })?;
         }
         let conn = Connection::open(path).map_err(|e| StoreError::open(path, e))?;
-        conn.busy_timeout(busy_timeout).map_err(|e| StoreError::open(path, e))?;
+        conn.busy_timeout(busy_timeout)
+            .map_err(|e| StoreError::open(path, e))?;
         let sync = match durability {
             Durability::Full => "FULL",
             Durability::Normal => "NORMAL",
@@ -52,7 +58,10 @@ impl Store {
         ))
         .map_err(|e| StoreError::open(path, e))?;
         conn.set_prepared_statement_cache_capacity(64);
-        let mut store = Store { conn, path: path.to_owned() };
+        let mut store = Store {
+            conn,
+            path: path.to_owned(),
+        };
         store.migrate()?;
         Ok(store)
     }
@@ -62,16 +71,24 @@ impl Store {
     }
 
     fn migrate(&mut self) -> Result<(), StoreError> {
-        let version: i64 = self.conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let version: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?;
         let known = MIGRATIONS.len() as i64;
         if version > known {
-            return Err(StoreError::TooNew { path: self.path.clone(), found: version, known });
+            return Err(StoreError::TooNew {
+                path: self.path.clone(),
+                found: version,
+                known,
+            });
         }
         if version == known {
             return Ok(());
         }
         // Two processes may start at once: take the write lock, then re-check.
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
             tx.execute_batch(sql)?;
@@ -89,21 +106,30 @@ impl Store {
     /// Starts a write transaction that holds the write lock from the start,
     /// so the snapshot a decision reads cannot change before it is applied.
     pub fn write(&mut self) -> Result<rusqlite::Transaction<'_>, StoreError> {
-        Ok(self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?)
+        Ok(self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?)
     }
 
     /// The secret behind reply-address MACs, generated on first use.
     pub fn hmac_secret(&mut self) -> Result<Vec<u8>, StoreError> {
         let tx = self.write()?;
         let existing: Option<Vec<u8>> = tx
-            .query_row("SELECT value FROM meta WHERE key = 'hmac_secret'", [], |r| r.get(0))
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'hmac_secret'",
+                [],
+                |r| r.get(0),
+            )
             .optional()?;
         let secret = match existing {
             Some(s) => s,
             None => {
                 let mut s = vec![0u8; 32];
                 getrandom::fill(&mut s).map_err(|e| StoreError::Random(e.to_string()))?;
-                tx.execute("INSERT INTO meta (key, value) VALUES ('hmac_secret', ?1)", [&s])?;
+                tx.execute(
+                    "INSERT INTO meta (key, value) VALUES ('hmac_secret', ?1)",
+                    [&s],
+                )?;
                 s
             }
         };

@@ -14,7 +14,10 @@ use crate::domain::threading::ThreadKeys;
 use crate::domain::time::{Timestamp, HOUR};
 
 /// The outcome and ticket recorded for a mail already processed.
-pub fn seen(conn: &Connection, key: &str) -> Result<Option<(Outcome, Option<TicketId>)>, StoreError> {
+pub fn seen(
+    conn: &Connection,
+    key: &str,
+) -> Result<Option<(Outcome, Option<TicketId>)>, StoreError> {
     let row: Option<(String, Option<i64>)> = conn
         .prepare_cached("SELECT outcome, ticket_id FROM seen WHERE key = ?1")?
         .query_row([key], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -51,19 +54,39 @@ pub fn load(
     }
     possible.extend(agents.iter().map(String::as_str));
     possible.extend(oncall);
-    possible.extend(msg.to.iter().chain(&msg.cc).take(100).map(|m| m.email.as_str()));
+    possible.extend(
+        msg.to
+            .iter()
+            .chain(&msg.cc)
+            .take(100)
+            .map(|m| m.email.as_str()),
+    );
     let mut bouncing = HashSet::new();
-    let mut stmt = conn.prepare_cached("SELECT 1 FROM users WHERE email = ?1 AND bouncing_since IS NOT NULL")?;
+    let mut stmt =
+        conn.prepare_cached("SELECT 1 FROM users WHERE email = ?1 AND bouncing_since IS NOT NULL")?;
     for e in possible {
         if !bouncing.contains(e) && stmt.exists([e])? {
             bouncing.insert(e.to_owned());
         }
     }
-    Ok(Snapshot { sender, candidate, agents, bouncing })
+    Ok(Snapshot {
+        sender,
+        candidate,
+        agents,
+        bouncing,
+    })
 }
 
-fn load_sender(conn: &Connection, email: &str, personal: &[String], now: Timestamp) -> Result<Sender, StoreError> {
-    let row: Option<(i64, String, Option<String>, bool, Option<i64>)> = conn
+/// id, role, org, has a password, when the last refusal notice went out.
+type UserRow = (i64, String, Option<String>, bool, Option<i64>);
+
+fn load_sender(
+    conn: &Connection,
+    email: &str,
+    personal: &[String],
+    now: Timestamp,
+) -> Result<Sender, StoreError> {
+    let row: Option<UserRow> = conn
         .prepare_cached(
             "SELECT id, role, org, password_hash IS NOT NULL, refused_notice_at FROM users WHERE email = ?1",
         )?
@@ -103,15 +126,22 @@ fn load_sender(conn: &Connection, email: &str, personal: &[String], now: Timesta
 
 /// The first threading key, in rule order, that names an existing ticket.
 fn find_candidate(conn: &Connection, keys: &ThreadKeys) -> Result<Option<Candidate>, StoreError> {
-    let mut by_id = conn.prepare_cached("SELECT ticket_id FROM thread_ids WHERE message_id = ?1")?;
+    let mut by_id =
+        conn.prepare_cached("SELECT ticket_id FROM thread_ids WHERE message_id = ?1")?;
     for id in &keys.message_ids {
         if let Some(t) = by_id.query_row([id], |r| r.get::<_, i64>(0)).optional()? {
             if let Some(ticket) = ticket_state(conn, TicketId(t))? {
-                return Ok(Some(Candidate { rule: ThreadRule::MessageId, ticket }));
+                return Ok(Some(Candidate {
+                    rule: ThreadRule::MessageId,
+                    ticket,
+                }));
             }
         }
     }
-    for (rule, id) in [(ThreadRule::ReplyAddress, keys.reply_address), (ThreadRule::SubjectTag, keys.subject_tag)] {
+    for (rule, id) in [
+        (ThreadRule::ReplyAddress, keys.reply_address),
+        (ThreadRule::SubjectTag, keys.subject_tag),
+    ] {
         if let Some(id) = id {
             if let Some(ticket) = ticket_state(conn, id)? {
                 return Ok(Some(Candidate { rule, ticket }));
@@ -145,8 +175,12 @@ pub fn ticket_state(conn: &Connection, id: TicketId) -> Result<Option<TicketStat
     Ok(Some(TicketState {
         id,
         subject,
-        status: status.parse().map_err(|e| StoreError::Invalid(format!("ticket {id}: {e}")))?,
-        priority: priority.parse().map_err(|e| StoreError::Invalid(format!("ticket {id}: {e}")))?,
+        status: status
+            .parse()
+            .map_err(|e| StoreError::Invalid(format!("ticket {id}: {e}")))?,
+        priority: priority
+            .parse()
+            .map_err(|e| StoreError::Invalid(format!("ticket {id}: {e}")))?,
         category,
         requester,
         org,
@@ -164,7 +198,8 @@ pub fn watchers(conn: &Connection, id: TicketId) -> Result<Vec<String>, StoreErr
 }
 
 pub fn agents(conn: &Connection) -> Result<Vec<String>, StoreError> {
-    let mut stmt = conn.prepare_cached("SELECT email FROM users WHERE role = 'agent' ORDER BY email")?;
+    let mut stmt =
+        conn.prepare_cached("SELECT email FROM users WHERE role = 'agent' ORDER BY email")?;
     let rows = stmt.query_map([], |r| r.get(0))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }

@@ -58,6 +58,7 @@ impl SourceResult {
 }
 
 /// Read a file as text the way a decoded body arrives: lossy UTF-8.
+#[allow(dead_code)] // used by the reply checks
 pub fn read_text(path: &Path) -> String {
     match std::fs::read(path) {
         Ok(b) => String::from_utf8_lossy(&b).into_owned(),
@@ -70,7 +71,9 @@ pub fn files(dir: &Path, exts: &[&str]) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in rd.flatten() {
             let p = e.path();
             if p.is_dir() {

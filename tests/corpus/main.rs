@@ -27,7 +27,10 @@ fn main() {
     results.extend(ingest_all::run(&dir));
 
     let mut failed = false;
-    println!("{:<48} {:>7} {:>7} {:>8}", "source", "passed", "total", "rate");
+    println!(
+        "{:<48} {:>7} {:>7} {:>8}",
+        "source", "passed", "total", "rate"
+    );
     for r in &results {
         let mark = if r.ok() { "" } else { "  << below required" };
         println!(

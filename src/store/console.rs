@@ -1,0 +1,213 @@
+//! `tickets update`: what an agent's email commands do, for whoever works at
+//! the console — the same events, and the notifications the same plan owes
+//! (a solve tells the requester and watchers; becoming urgent pages on-call).
+
+use std::collections::HashSet;
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::apply::{event, queue_notifications, upsert_user, ApplyEnv};
+use super::StoreError;
+use crate::domain::message::{InboundMessage, Mailbox};
+use crate::domain::model::{normalize_email, Priority, Role, Status, TicketId};
+use crate::domain::notify::{self, PlanInput};
+
+/// The changes asked for; `None`/empty leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ConsoleUpdate {
+    pub status: Option<Status>,
+    pub priority: Option<Priority>,
+    pub category: Option<String>,
+    pub watch: Vec<String>,
+    pub unwatch: Vec<String>,
+}
+
+impl ConsoleUpdate {
+    pub fn is_empty(&self) -> bool {
+        self.status.is_none()
+            && self.priority.is_none()
+            && self.category.is_none()
+            && self.watch.is_empty()
+            && self.unwatch.is_empty()
+    }
+}
+
+/// What changed, one line each, and how many notifications were queued.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UpdateSummary {
+    pub changes: Vec<String>,
+    pub notifications: usize,
+}
+
+pub fn update_ticket(
+    conn: &Connection,
+    env: &ApplyEnv<'_>,
+    id: TicketId,
+    u: &ConsoleUpdate,
+) -> Result<UpdateSummary, StoreError> {
+    let now = env.now;
+    let (subject, status, priority, category, requester): (
+        String,
+        String,
+        String,
+        Option<String>,
+        String,
+    ) = conn
+        .query_row(
+            "SELECT t.subject, t.status, t.priority, t.category, u.email
+             FROM tickets t JOIN users u ON u.id = t.requester_id WHERE t.id = ?1",
+            [id.0],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )
+        .optional()?
+        .ok_or_else(|| {
+            StoreError::NotFound(format!(
+                "ticket {id} does not exist: see `ticketd tickets list`"
+            ))
+        })?;
+    let mut out = UpdateSummary::default();
+    let mut solved_now = false;
+    let mut became_urgent = false;
+
+    if let Some(s) = u.status.filter(|s| s.as_str() != status) {
+        conn.execute(
+            "UPDATE tickets SET status = ?2, updated_at = ?3,
+             solved_at = CASE WHEN ?2 = 'solved' THEN ?3 ELSE NULL END WHERE id = ?1",
+            params![id.0, s.as_str(), now.0],
+        )?;
+        let line = format!("{status} → {s}");
+        event(
+            conn,
+            now,
+            Some(id),
+            "status_changed",
+            &format!("{line} (console)"),
+        )?;
+        out.changes.push(format!("status {line}"));
+        solved_now = s == Status::Solved;
+    }
+    if let Some(p) = u.priority.filter(|p| p.as_str() != priority) {
+        conn.execute(
+            "UPDATE tickets SET priority = ?2, updated_at = ?3 WHERE id = ?1",
+            params![id.0, p.as_str(), now.0],
+        )?;
+        let line = format!("{priority} → {p}");
+        event(
+            conn,
+            now,
+            Some(id),
+            "priority_changed",
+            &format!("{line} (console)"),
+        )?;
+        out.changes.push(format!("priority {line}"));
+        became_urgent = p == Priority::Urgent;
+    }
+    if let Some(c) = u
+        .category
+        .as_ref()
+        .filter(|c| Some(*c) != category.as_ref())
+    {
+        conn.execute(
+            "UPDATE tickets SET category = ?2, updated_at = ?3 WHERE id = ?1",
+            params![id.0, c, now.0],
+        )?;
+        let line = format!("{} → {c}", category.as_deref().unwrap_or("none"));
+        event(
+            conn,
+            now,
+            Some(id),
+            "category_changed",
+            &format!("{line} (console)"),
+        )?;
+        out.changes.push(format!("category {line}"));
+    }
+    for w in &u.watch {
+        let email = normalize_email(w);
+        if email == requester {
+            continue;
+        }
+        let who = Mailbox {
+            email: email.clone(),
+            name: None,
+        };
+        let uid = upsert_user(conn, &who, env.personal_domains, now)?;
+        let added = conn.execute(
+            "INSERT OR IGNORE INTO watchers (ticket_id, user_id) VALUES (?1, ?2)",
+            params![id.0, uid],
+        )?;
+        if added > 0 {
+            event(
+                conn,
+                now,
+                Some(id),
+                "watcher_added",
+                &format!("{email} (console)"),
+            )?;
+            out.changes.push(format!("watcher {email} added"));
+        }
+    }
+    for w in &u.unwatch {
+        let email = normalize_email(w);
+        let removed = conn.execute(
+            "DELETE FROM watchers WHERE ticket_id = ?1 AND user_id = (SELECT id FROM users WHERE email = ?2)",
+            params![id.0, email],
+        )?;
+        if removed > 0 {
+            event(
+                conn,
+                now,
+                Some(id),
+                "watcher_removed",
+                &format!("{email} (console)"),
+            )?;
+            out.changes.push(format!("watcher {email} removed"));
+        }
+    }
+
+    let watchers = strings(conn, "SELECT u.email FROM watchers w JOIN users u ON u.id = w.user_id WHERE w.ticket_id = ?1 ORDER BY u.email", Some(id.0))?;
+    let agents = strings(
+        conn,
+        "SELECT email FROM users WHERE role = 'agent' ORDER BY email",
+        None,
+    )?;
+    let bouncing: HashSet<String> = strings(
+        conn,
+        "SELECT email FROM users WHERE bouncing_since IS NOT NULL",
+        None,
+    )?
+    .into_iter()
+    .collect();
+    let planned = notify::plan(&PlanInput {
+        author: "",
+        author_role: Some(Role::Agent),
+        internal: true,
+        requester: &requester,
+        watchers: &watchers,
+        agents: &agents,
+        solved_now,
+        became_urgent,
+        oncall: env.policy.oncall.as_deref(),
+        bouncing: Some(&bouncing),
+        ..Default::default()
+    });
+    let msg = InboundMessage {
+        subject,
+        ..Default::default()
+    };
+    queue_notifications(conn, env, Some(id), &msg, None, &planned)?;
+    out.notifications = planned.len();
+    Ok(out)
+}
+
+fn strings(conn: &Connection, sql: &str, arg: Option<i64>) -> Result<Vec<String>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = match arg {
+        Some(a) => stmt
+            .query_map([a], |r| r.get(0))?
+            .collect::<Result<Vec<String>, _>>()?,
+        None => stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<Vec<String>, _>>()?,
+    };
+    Ok(rows)
+}

@@ -1,0 +1,289 @@
+//! The command-line contract of DESIGN §5: exit codes, global `--config`,
+//! JSON field names, and errors that name the key and the fix.
+
+use crate::desk::{mail, Desk};
+
+#[test]
+fn check_config_accepts_a_good_file_and_lists_every_problem_of_a_bad_one() {
+    let desk = Desk::new();
+    let ok = desk.run(&["check-config"], b"");
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    assert!(ok.stdout.contains("ok"), "{}", ok.stdout);
+
+    let bad = Desk::with_config(
+        "[store]\npaht = \"x.db\"\n[support]\naddress = \"not-an-address\"\nportal_url = \"https://s.test\"\nreopen_days = \"seven\"\n[imap]\nhost = \"mail.example.com\"\nusername = \"u\"\nsecurity = \"none\"\n",
+    );
+    let out = bad.run(&["check-config"], b"");
+    assert_eq!(out.code, 78, "{}{}", out.stdout, out.stderr);
+    for key in [
+        "store.paht",
+        "support.reopen_days",
+        "imap.security",
+        "imap.password",
+    ] {
+        assert!(out.stdout.contains(key), "{key} not named:\n{}", out.stdout);
+    }
+    assert!(
+        out.stdout.contains("path"),
+        "did-you-mean for paht:\n{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.lines().count() >= 4,
+        "one line per problem:\n{}",
+        out.stdout
+    );
+
+    // Every other command refuses a bad config with 78 too.
+    assert_eq!(bad.run(&["ingest"], b"From: a@b.test\n\nx").code, 78);
+    let missing = Desk::new();
+    std::fs::remove_file(&missing.config).expect("remove");
+    let out = missing.run(&["tickets", "list"], b"");
+    assert_eq!(out.code, 78);
+    assert!(out.stderr.contains("ticketd.toml"), "{}", out.stderr);
+}
+
+#[test]
+fn config_may_stand_before_or_after_the_subcommand() {
+    let desk = Desk::new();
+    desk.ingest(&mail(
+        "From: a@acme.test\nTo: support@example.test\nSubject: s\nMessage-ID: <c1@acme.test>",
+        "x",
+    ));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ticketd"))
+        .args(["tickets", "list", "--json", "--config"])
+        .arg(&desk.config)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v[0]["id"], 1);
+}
+
+#[test]
+fn usage_errors_exit_64() {
+    let desk = Desk::new();
+    assert_eq!(desk.run(&["no-such-command"], b"").code, 64);
+    assert_eq!(desk.run(&["tickets", "show", "abc"], b"").code, 64);
+    assert_eq!(
+        desk.run(&["users", "set-role", "x@y.test", "boss"], b"")
+            .code,
+        64
+    );
+    let out = desk.run(&["ingest", "/no/such/file.eml"], b"");
+    assert_eq!(out.code, 64);
+    assert!(out.stderr.contains("/no/such/file.eml"), "{}", out.stderr);
+}
+
+#[test]
+fn json_fields_are_the_contract() {
+    let desk = Desk::new();
+    desk.ingest(&mail("From: Ann <ann@acme.test>\nTo: support@example.test\nCc: bob@acme.test\nSubject: Printer\nMessage-ID: <j1@acme.test>", "hello"));
+    let list = desk.json(&["tickets", "list", "--json"]);
+    let t = &list[0];
+    let mut keys: Vec<&str> = t
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "category",
+            "created_at",
+            "fields",
+            "follow_up_of",
+            "id",
+            "messages",
+            "priority",
+            "requester",
+            "status",
+            "subject",
+            "updated_at",
+            "watchers"
+        ]
+    );
+    assert_eq!(t["messages"], 1);
+    let show = desk.ticket(1);
+    let m = &show["messages"][0];
+    let mut mk: Vec<&str> = m
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    mk.sort_unstable();
+    assert_eq!(
+        mk,
+        [
+            "attachments",
+            "date",
+            "direction",
+            "from",
+            "id",
+            "internal",
+            "message_id",
+            "text"
+        ]
+    );
+    assert_eq!(m["direction"], "in");
+    assert_eq!(m["message_id"], "j1@acme.test");
+    let e = &show["events"][0];
+    let mut ek: Vec<&str> = e
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    ek.sort_unstable();
+    assert_eq!(ek, ["at", "detail", "id", "kind"]);
+
+    let outbox = desk.json(&["outbox", "list", "--json"]);
+    let o = &outbox[0];
+    for k in [
+        "id",
+        "kind",
+        "to",
+        "subject",
+        "status",
+        "attempts",
+        "ticket",
+        "message_id",
+    ] {
+        assert!(o.get(k).is_some(), "outbox row lacks {k}: {o}");
+    }
+    assert_eq!(o["status"], "pending");
+    assert_eq!(o["attempts"], 0);
+    assert!(o["subject"].as_str().unwrap_or("").contains("[#1]") || o["kind"] == "password_setup");
+
+    let users = desk.json(&["users", "list", "--json"]);
+    let ann = users
+        .as_array()
+        .expect("users")
+        .iter()
+        .find(|u| u["email"] == "ann@acme.test")
+        .expect("ann");
+    for k in ["email", "name", "role", "org", "has_password"] {
+        assert!(ann.get(k).is_some(), "user lacks {k}: {ann}");
+    }
+    assert_eq!(ann["role"], "member");
+    assert_eq!(ann["org"], "acme.test");
+    assert_eq!(ann["has_password"], false);
+    assert_eq!(ann["name"], "Ann");
+}
+
+#[test]
+fn the_tables_show_what_a_desk_shows() {
+    let desk = Desk::new();
+    desk.ingest(&mail("From: ann@acme.test\nTo: support@example.test\nSubject: Printer on fire\nMessage-ID: <tb1@acme.test>", "x"));
+    let out = desk.run(&["tickets", "list"], b"");
+    let header = out.stdout.lines().next().unwrap_or("");
+    for col in [
+        "#",
+        "subject",
+        "requester",
+        "created",
+        "category",
+        "status",
+        "priority",
+        "days open",
+    ] {
+        assert!(header.contains(col), "{col} missing in {header:?}");
+    }
+    assert!(out.stdout.contains("Printer on fire") && out.stdout.contains("ann@acme.test"));
+    let only_solved = desk.run(&["tickets", "list", "--status", "solved"], b"");
+    assert!(
+        !only_solved.stdout.contains("Printer"),
+        "{}",
+        only_solved.stdout
+    );
+}
+
+#[test]
+fn the_log_can_be_listed_deleted_and_pruned() {
+    let desk = Desk::new();
+    desk.ingest(&mail(
+        "From: ann@acme.test\nTo: support@example.test\nSubject: a\nMessage-ID: <lg1@acme.test>",
+        "x",
+    ));
+    let events = desk.json(&["log", "list", "--ticket", "1", "--json"]);
+    let n = events.as_array().map(Vec::len).unwrap_or(0);
+    assert!(n >= 2);
+    let first = events[0]["id"].as_i64().expect("id");
+    assert_eq!(
+        desk.run(&["log", "delete", &first.to_string()], b"").code,
+        0
+    );
+    assert_eq!(
+        desk.json(&["log", "list", "--ticket", "1", "--json"])
+            .as_array()
+            .map(Vec::len),
+        Some(n - 1)
+    );
+    assert_eq!(
+        desk.run(&["log", "delete", &first.to_string()], b"").code,
+        64
+    );
+
+    // clear only prunes closed tickets.
+    assert_eq!(
+        desk.run(&["log", "clear", "--before", "2999-01-01"], b"")
+            .code,
+        0
+    );
+    assert_eq!(
+        desk.json(&["log", "list", "--ticket", "1", "--json"])
+            .as_array()
+            .map(Vec::len),
+        Some(n - 1)
+    );
+    assert_eq!(
+        desk.run(&["tickets", "update", "1", "--status", "closed"], b"")
+            .code,
+        0
+    );
+    assert_eq!(
+        desk.run(&["log", "clear", "--before", "2999-01-01"], b"")
+            .code,
+        0
+    );
+    assert_eq!(
+        desk.json(&["log", "list", "--ticket", "1", "--json"]),
+        serde_json::json!([])
+    );
+    assert_eq!(
+        desk.run(&["log", "clear", "--before", "yesterday"], b"")
+            .code,
+        64
+    );
+}
+
+#[test]
+fn explain_changes_nothing_and_tells_the_steps() {
+    let desk = Desk::new();
+    let m = mail("From: ann@acme.test\nTo: support@example.test\nCc: bob@acme.test\nSubject: Printer\nMessage-ID: <ex1@acme.test>", "hello");
+    let out = desk.run(&["explain"], &m);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    for step in [
+        "classified: normal mail",
+        "threading:",
+        "sender:",
+        "watcher",
+        "notification",
+        "outcome: created",
+    ] {
+        assert!(out.stdout.contains(step), "{step} missing:\n{}", out.stdout);
+    }
+    assert_eq!(
+        desk.json(&["tickets", "list", "--json"]),
+        serde_json::json!([])
+    );
+    assert_eq!(
+        desk.json(&["outbox", "list", "--json"]),
+        serde_json::json!([])
+    );
+    // …and the real ingest afterwards is not a duplicate.
+    assert_eq!(desk.ingest(&m)["outcome"], "created");
+}

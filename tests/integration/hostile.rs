@@ -1,0 +1,338 @@
+//! Hostile and broken input: never a panic, never a lost message.
+
+use std::process::{Command, Stdio};
+
+use crate::desk::{mail, Desk, BASE_CONFIG};
+
+const OUTCOMES: &[&str] = &[
+    "created",
+    "updated",
+    "duplicate",
+    "ignored",
+    "refused",
+    "quarantined",
+];
+
+#[test]
+fn header_injection_and_path_traversal_are_defused() {
+    let desk = Desk::new();
+    let r = desk.ingest_fixture("hostile-attachment.eml", &[]);
+    assert_eq!(r["outcome"], "created");
+    let t = desk.ticket(1);
+    assert_eq!(
+        t["subject"], "Invoice attached",
+        "folded subject unfolded to one line"
+    );
+    let users = desk.json(&["users", "list", "--json"]);
+    let evil = users
+        .as_array()
+        .expect("users")
+        .iter()
+        .find(|u| u["email"] == "evil@attacker.test")
+        .expect("sender");
+    let name = evil["name"].as_str().unwrap_or("");
+    assert!(
+        !name.contains('\r') && !name.contains('\n'),
+        "name kept a line break: {name:?}"
+    );
+    let att = &t["messages"][0]["attachments"][0];
+    let filename = att["filename"].as_str().expect("filename");
+    assert!(
+        !filename.contains('/') && !filename.contains(".."),
+        "{filename}"
+    );
+    assert_eq!(filename, "passwd");
+    assert_eq!(att["size"], 32);
+    // Stored by content hash inside the attachments folder, nowhere else.
+    let sha = att["sha256"].as_str().expect("sha");
+    let stored = desk
+        .dir
+        .path()
+        .join("ticketd.db.attachments")
+        .join(&sha[..2])
+        .join(&sha[2..]);
+    assert_eq!(
+        std::fs::read(&stored).expect("stored attachment"),
+        b"root:x:0:0:root:/root:/bin/bash\n"
+    );
+    // Notifications carry no injected header either.
+    let rows = desk.json(&["outbox", "list", "--json"]);
+    for row in rows.as_array().expect("rows") {
+        let s = row["subject"].as_str().unwrap_or("");
+        assert!(!s.contains('\n') && !s.contains('\r'), "{s:?}");
+    }
+}
+
+#[test]
+fn ten_thousand_cc_addresses_are_capped_and_the_cut_logged() {
+    let desk = Desk::new();
+    let cc: Vec<String> = (0..10_000).map(|i| format!("p{i}@crowd.test")).collect();
+    let m = mail(
+        &format!("From: ann@acme.test\nTo: support@example.test\nCc: {}\nSubject: crowd\nMessage-ID: <fx-crowd@acme.test>", cc.join(",\n ")),
+        "hello everyone",
+    );
+    let r = desk.ingest(&m);
+    assert_eq!(r["outcome"], "created");
+    let t = desk.ticket(1);
+    assert_eq!(t["watchers"].as_array().map(Vec::len), Some(48));
+    let capped = t["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .find(|e| e["kind"] == "watchers_capped")
+        .expect("cap event");
+    assert!(
+        capped["detail"].as_str().unwrap_or("").contains("9952"),
+        "{capped}"
+    );
+}
+
+#[test]
+fn a_fifty_megabyte_attachment_is_refused_but_the_mail_kept() {
+    let desk = Desk::new();
+    let data = vec![b'A'; 50 * 1024 * 1024];
+    let mut b64 = String::with_capacity(data.len() * 4 / 3 + data.len() / 57 * 2);
+    for chunk in data.chunks(57) {
+        b64.push_str(&base64(chunk));
+        b64.push_str("\r\n");
+    }
+    let raw = format!(
+        "From: ann@acme.test\r\nTo: support@example.test\r\nSubject: big\r\nMessage-ID: <fx-big@acme.test>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nthe log file\r\n--b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"huge.log\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{b64}--b--\r\n"
+    );
+    let r = desk.ingest(raw.as_bytes());
+    assert_eq!(r["outcome"], "created");
+    let t = desk.ticket(1);
+    let att = &t["messages"][0]["attachments"][0];
+    assert_eq!(att["filename"], "huge.log");
+    assert_eq!(att["size"], 50 * 1024 * 1024);
+    assert!(
+        att["refused"]
+            .as_str()
+            .unwrap_or("")
+            .contains("max_attachment_bytes"),
+        "{att}"
+    );
+    assert!(t["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .any(|e| e["kind"] == "attachment_refused"));
+    assert_eq!(t["messages"][0]["text"], "the log file");
+}
+
+#[test]
+fn deeply_nested_multiparts_neither_crash_nor_vanish() {
+    let desk = Desk::new();
+    let depth = 5_000;
+    let mut raw = String::from("From: ann@acme.test\nTo: support@example.test\nSubject: nested\nMessage-ID: <fx-deep@acme.test>\nMIME-Version: 1.0\n");
+    for i in 0..depth {
+        raw.push_str(&format!(
+            "Content-Type: multipart/mixed; boundary=\"b{i}\"\n\n--b{i}\n"
+        ));
+    }
+    raw.push_str("Content-Type: text/plain\n\ndeep inside\n");
+    for i in (0..depth).rev() {
+        raw.push_str(&format!("--b{i}--\n"));
+    }
+    let r = desk.ingest(raw.as_bytes());
+    let outcome = r["outcome"].as_str().expect("outcome");
+    assert!(["created", "quarantined"].contains(&outcome), "{r}");
+    if outcome == "quarantined" {
+        assert_eq!(
+            desk.json(&["quarantine", "list", "--json"])
+                .as_array()
+                .map(Vec::len),
+            Some(1)
+        );
+    }
+}
+
+#[test]
+fn invalid_charsets_and_nul_bytes_still_make_a_ticket() {
+    let desk = Desk::new();
+    let mut raw = b"From: ann@acme.test\nTo: support@example.test\nSubject: =?x-no-such-charset?Q?caf=E9?=\nMessage-ID: <fx-charset@acme.test>\nContent-Type: text/plain; charset=x-no-such-charset\nContent-Transfer-Encoding: 8bit\n\nCaf\xe9 au lait \xff\xfe and a NUL \x00 here.\n".to_vec();
+    let r = desk.ingest(&raw);
+    assert_eq!(r["outcome"], "created");
+    let t = desk.ticket(1);
+    let text = t["messages"][0]["text"].as_str().expect("text");
+    assert!(
+        text.starts_with("Caf") && text.contains("au lait"),
+        "{text:?}"
+    );
+    assert!(!text.contains('\0'), "NUL kept in text: {text:?}");
+
+    raw = b"From: bob@acme.test\nTo: support@example.test\nSubject: nul \x00 in header\nMessage-ID: <fx-nul@acme.test>\n\nbody\x00with\x00nuls\n".to_vec();
+    let r = desk.ingest(&raw);
+    assert!(
+        OUTCOMES.contains(&r["outcome"].as_str().unwrap_or("")),
+        "{r}"
+    );
+}
+
+#[test]
+fn a_message_without_headers_is_quarantined_whole_and_can_be_replayed() {
+    let desk = Desk::new();
+    let raw = b"just some words\nwith no headers at all\n";
+    let r = desk.ingest(raw);
+    assert_eq!(r["outcome"], "quarantined");
+    assert!(!r["reason"].as_str().unwrap_or("").is_empty());
+    let list = desk.json(&["quarantine", "list", "--json"]);
+    let id = list[0]["id"].as_i64().expect("id");
+    let shown = desk.run(&["quarantine", "show", &id.to_string()], b"");
+    assert_eq!(shown.code, 0);
+    assert_eq!(
+        shown.stdout.as_bytes(),
+        raw,
+        "the raw message is kept byte for byte"
+    );
+
+    // Replaying it gives the same answer and keeps exactly one entry.
+    let replay = desk.run(&["quarantine", "replay", &id.to_string()], b"");
+    assert_eq!(replay.code, 0, "{}", replay.stderr);
+    assert!(
+        replay.stdout.contains("\"quarantined\""),
+        "{}",
+        replay.stdout
+    );
+    assert_eq!(
+        desk.json(&["quarantine", "list", "--json"])
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+
+    let id = desk.json(&["quarantine", "list", "--json"])[0]["id"]
+        .as_i64()
+        .expect("id");
+    assert_eq!(
+        desk.run(&["quarantine", "discard", &id.to_string()], b"")
+            .code,
+        0
+    );
+    assert_eq!(
+        desk.json(&["quarantine", "list", "--json"]),
+        serde_json::json!([])
+    );
+}
+
+#[test]
+fn empty_input_is_a_usage_error() {
+    let desk = Desk::new();
+    for input in [&b""[..], b"\n\n  \r\n"] {
+        let out = desk.run(&["ingest"], input);
+        assert_eq!(out.code, 64, "{}", out.stderr);
+        assert!(out.stderr.contains("empty input"), "{}", out.stderr);
+        assert!(out.stdout.is_empty());
+    }
+}
+
+#[test]
+fn a_locked_database_is_a_temporary_failure() {
+    let desk =
+        Desk::with_config(&BASE_CONFIG.replace("busy_timeout_ms = 10000", "busy_timeout_ms = 200"));
+    // Create the schema first, then hold the write lock from another connection.
+    desk.ingest(&mail(
+        "From: a@acme.test\nTo: support@example.test\nSubject: s\nMessage-ID: <fx-l0@acme.test>",
+        "x",
+    ));
+    let conn = rusqlite::Connection::open(desk.db()).expect("open");
+    conn.execute_batch("BEGIN IMMEDIATE").expect("lock");
+    let out = desk.run(&["ingest"], &mail("From: a@acme.test\nTo: support@example.test\nSubject: s\nMessage-ID: <fx-l1@acme.test>", "y"));
+    assert_eq!(out.code, 75, "stdout {} stderr {}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("busy"), "{}", out.stderr);
+    conn.execute_batch("ROLLBACK").expect("unlock");
+    // The MTA's retry then succeeds.
+    let r = desk.ingest(&mail(
+        "From: a@acme.test\nTo: support@example.test\nSubject: s\nMessage-ID: <fx-l1@acme.test>",
+        "y",
+    ));
+    assert_eq!(r["outcome"], "created");
+}
+
+/// An MTA delivers in parallel: eight processes at once, every message sent
+/// twice by two different processes. Each message becomes exactly one
+/// ticket; the other copy is a duplicate.
+#[test]
+fn eight_parallel_ingests_lose_nothing_and_double_nothing() {
+    let desk = Desk::new();
+    desk.ingest(&mail("From: a@acme.test\nTo: support@example.test\nSubject: warm\nMessage-ID: <fx-warm@acme.test>", "x"));
+    let per = 12;
+    let msgs: Vec<Vec<u8>> = (0..8 * per / 2)
+        .map(|i| mail(&format!("From: c{i}@acme.test\nTo: support@example.test\nSubject: parallel {i}\nMessage-ID: <fx-par-{i}@acme.test>"), "hello"))
+        .collect();
+    let handles: Vec<_> = (0..8)
+        .map(|p| {
+            let config = desk.config.clone();
+            // Process p sends messages p*per/2 .. and the next block again.
+            let mine: Vec<Vec<u8>> = (0..per)
+                .map(|k| msgs[(p * per / 2 + k) % msgs.len()].clone())
+                .collect();
+            std::thread::spawn(move || {
+                mine.iter()
+                    .map(|m| {
+                        let mut child = Command::new(env!("CARGO_BIN_EXE_ticketd"))
+                            .arg("--config")
+                            .arg(&config)
+                            .arg("ingest")
+                            .stdin(Stdio::piped())
+                            .stdout(Stdio::piped())
+                            .stderr(Stdio::piped())
+                            .spawn()
+                            .expect("spawn");
+                        use std::io::Write;
+                        child
+                            .stdin
+                            .take()
+                            .expect("stdin")
+                            .write_all(m)
+                            .expect("write");
+                        let out = child.wait_with_output().expect("wait");
+                        (
+                            out.status.code(),
+                            String::from_utf8_lossy(&out.stdout).into_owned(),
+                        )
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut created = 0;
+    let mut duplicate = 0;
+    for h in handles {
+        for (code, out) in h.join().expect("thread") {
+            assert_eq!(code, Some(0), "{out}");
+            let v: serde_json::Value = serde_json::from_str(out.trim()).expect("json");
+            match v["outcome"].as_str() {
+                Some("created") => created += 1,
+                Some("duplicate") => duplicate += 1,
+                other => panic!("unexpected outcome {other:?}"),
+            }
+        }
+    }
+    assert_eq!((created, duplicate), (msgs.len(), msgs.len()));
+    let tickets = desk.json(&["tickets", "list", "--json"]);
+    assert_eq!(tickets.as_array().map(Vec::len), Some(msgs.len() + 1));
+}
+
+fn base64(data: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for c in data.chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
+        out.push(T[(n >> 18) as usize & 63] as char);
+        out.push(T[(n >> 12) as usize & 63] as char);
+        out.push(if c.len() > 1 {
+            T[(n >> 6) as usize & 63] as char
+        } else {
+            '='
+        });
+        out.push(if c.len() > 2 {
+            T[n as usize & 63] as char
+        } else {
+            '='
+        });
+    }
+    out
+}

@@ -1,0 +1,7 @@
+//! Integration tests: the real `ticketd` binary on a real SQLite database,
+//! fed the mails in `fixtures/mail/` and hostile mail made on the fly.
+
+mod cli;
+mod desk;
+mod hostile;
+mod rules;

@@ -1,0 +1,397 @@
+//! DESIGN §3 and §4 end to end: one conversation through every rule, with
+//! the outcome, ticket state and notifications each mail must give.
+
+use crate::desk::{fixture, mail, strings, Desk};
+
+fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(k, t)| (k.to_string(), t.to_string()))
+        .collect()
+}
+
+/// A new ticket: watchers from To/Cc minus us, our plus-variants and agents;
+/// rules set the category and extract fields; a new requester gets one
+/// password-setup link; an agent on Cc gets no alert (they have the mail).
+#[test]
+fn new_ticket_watchers_rules_and_first_notifications() {
+    let desk = Desk::new();
+    let r = desk.ingest_fixture("new-with-cc.eml", &[]);
+    assert_eq!(r["outcome"], "created");
+    assert_eq!(r["ticket"], 1);
+    assert!(r["reason"].is_null());
+
+    let t = desk.ticket(1);
+    assert_eq!(t["subject"], "VPN drops every hour");
+    assert_eq!(t["requester"], "ann@acme.test");
+    assert_eq!(t["status"], "open");
+    assert_eq!(strings(&t["watchers"]), ["bob@acme.test", "dave@acme.test"]);
+    assert_eq!(t["category"], "errors");
+    assert_eq!(t["fields"]["error_code"], "E-4711");
+    assert_eq!(t["messages"][0]["text"], "Hi, the VPN disconnects every hour on the hour.\nError code E-4711 shows up each time.\n\nThanks,\nAnn");
+    assert_eq!(
+        desk.outbox(),
+        pairs(&[
+            ("password_setup", "ann@acme.test"),
+            ("ticket_received", "ann@acme.test")
+        ])
+    );
+
+    // The same mail again (an MTA retry) is a duplicate, and changes nothing.
+    let again = desk.ingest_fixture("new-with-cc.eml", &[]);
+    assert_eq!(again["outcome"], "duplicate");
+    assert_eq!(again["ticket"], 1);
+    assert_eq!(desk.outbox().len(), 2);
+
+    // A second ticket from the same requester: no second password link.
+    let second = mail(
+        "From: ann@acme.test\nTo: support@example.test\nSubject: Another thing\nMessage-ID: <fx-second@acme.test>",
+        "Also the printer.",
+    );
+    assert_eq!(desk.ingest(&second)["ticket"], 2);
+    let setups = desk
+        .outbox()
+        .iter()
+        .filter(|(k, _)| k == "password_setup")
+        .count();
+    assert_eq!(
+        setups, 1,
+        "one password_setup per requester, never per ticket"
+    );
+}
+
+#[test]
+fn a_conversation_threads_and_notifies_by_the_rules() {
+    let desk = Desk::new();
+    desk.ingest_fixture("new-with-cc.eml", &[]);
+    let received = desk.notification_id("ticket_received", "ann@acme.test");
+
+    // Rule 1: In-Reply-To names our notification. Outlook's quoted header
+    // block is cut; the new Cc (Erin) becomes a watcher; Erin, a direct
+    // recipient, and Ann, the author, are not notified.
+    let r = desk.ingest_fixture("customer-reply.eml", &[("IN_REPLY_TO", &received)]);
+    assert_eq!(
+        (r["outcome"].as_str(), r["ticket"].as_i64()),
+        (Some("updated"), Some(1))
+    );
+    let t = desk.ticket(1);
+    assert_eq!(t["messages"][1]["text"], "It happened again at 9:00.");
+    assert_eq!(
+        strings(&t["watchers"]),
+        ["bob@acme.test", "dave@acme.test", "erin@acme.test"]
+    );
+    let after_reply = desk.outbox();
+    assert_eq!(
+        after_reply[2..],
+        pairs(&[
+            ("ticket_updated", "bob@acme.test"),
+            ("ticket_updated", "dave@acme.test"),
+            ("agent_alert", "agent@example.test"),
+        ])[..]
+    );
+
+    // Agent commands: honoured, and their lines removed from the text.
+    let r = desk.ingest_fixture("agent-commands.eml", &[]);
+    assert_eq!(r["outcome"], "updated");
+    let t = desk.ticket(1);
+    assert_eq!(t["status"], "solved");
+    assert_eq!(t["priority"], "urgent");
+    assert_eq!(t["category"], "network");
+    assert_eq!(
+        strings(&t["watchers"]),
+        ["dave@acme.test", "erin@acme.test", "frank@acme.test"]
+    );
+    assert_eq!(
+        t["messages"][2]["text"],
+        "Fixed: the DHCP lease was one hour. Please confirm."
+    );
+    let new: Vec<_> = desk.outbox()[after_reply.len()..].to_vec();
+    assert!(
+        new.contains(&("urgent_page".into(), "oncall@example.test".into())),
+        "{new:?}"
+    );
+    assert!(
+        new.contains(&("ticket_updated".into(), "erin@acme.test".into())),
+        "{new:?}"
+    );
+    assert!(
+        !new.iter().any(|(_, to)| to == "ann@acme.test"),
+        "Ann got the agent's mail directly: {new:?}"
+    );
+    assert!(
+        !new.iter().any(|(_, to)| to == "bob@acme.test"),
+        "Bob was unwatched: {new:?}"
+    );
+
+    // #note: internal, no customer notification, status unchanged.
+    let before = desk.outbox().len();
+    let r = desk.ingest_fixture("agent-note.eml", &[]);
+    assert_eq!(r["outcome"], "updated");
+    let t = desk.ticket(1);
+    assert_eq!(t["messages"][3]["internal"], true);
+    assert_eq!(
+        t["messages"][3]["text"],
+        "Customer is on the legacy gateway; move them next week."
+    );
+    assert_eq!(t["status"], "solved");
+    assert_eq!(desk.outbox().len(), before);
+
+    // The requester answers inside reopen_days: the solved ticket reopens.
+    let reopen = mail(
+        "From: ann@acme.test\nTo: support@example.test\nSubject: Re: [#1] VPN drops every hour\nMessage-ID: <fx-reopen@acme.test>\nIn-Reply-To: <fx-agent-1@example.test>",
+        "Still broken, sorry.",
+    );
+    assert_eq!(desk.ingest(&reopen)["ticket"], 1);
+    assert_eq!(desk.ticket(1)["status"], "open");
+}
+
+/// Rule 1 from someone not on the ticket: an internal note, agents alerted,
+/// customers not. Rule 3 (subject tag) alone from them: a new ticket.
+#[test]
+fn strangers_get_an_internal_note_or_a_new_ticket() {
+    let desk = Desk::new();
+    desk.ingest_fixture("new-with-cc.eml", &[]);
+    let before = desk.outbox().len();
+
+    let r = desk.ingest_fixture("stranger-reply.eml", &[]);
+    assert_eq!(
+        (r["outcome"].as_str(), r["ticket"].as_i64()),
+        (Some("updated"), Some(1))
+    );
+    let t = desk.ticket(1);
+    assert_eq!(t["messages"][1]["internal"], true);
+    assert_eq!(
+        desk.outbox()[before..],
+        pairs(&[("agent_alert", "agent@example.test")])[..]
+    );
+
+    let r = desk.ingest_fixture("stranger-subject-tag.eml", &[]);
+    assert_eq!(r["outcome"], "created");
+    assert_eq!(r["ticket"], 2);
+    assert_eq!(desk.ticket(2)["requester"], "mallory@elsewhere.test");
+    assert_eq!(desk.ticket(1)["messages"].as_array().map(Vec::len), Some(2));
+}
+
+/// A colleague from the same organisation may update by subject tag once an
+/// org admin role is set; a member of another domain may not.
+#[test]
+fn org_admins_may_update_their_orgs_tickets() {
+    let desk = Desk::new();
+    desk.ingest_fixture("new-with-cc.eml", &[]);
+    let out = desk.run(&["users", "set-role", "zoe@acme.test", "admin"], b"");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let by_tag = mail(
+        "From: zoe@acme.test\nTo: support@example.test\nSubject: Re: [#1] VPN drops every hour\nMessage-ID: <fx-zoe@acme.test>",
+        "I am Ann's manager: please prioritise.",
+    );
+    let r = desk.ingest(&by_tag);
+    assert_eq!(
+        (r["outcome"].as_str(), r["ticket"].as_i64()),
+        (Some("updated"), Some(1))
+    );
+    assert_eq!(desk.ticket(1)["messages"][1]["internal"], false);
+}
+
+#[test]
+fn replies_to_a_closed_ticket_start_a_follow_up() {
+    let desk = Desk::new();
+    desk.ingest_fixture("new-with-cc.eml", &[]);
+    let out = desk.run(&["tickets", "update", "1", "--status", "closed"], b"");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let late = mail(
+        "From: ann@acme.test\nTo: support@example.test\nSubject: Re: [#1] VPN drops every hour\nMessage-ID: <fx-late@acme.test>\nIn-Reply-To: <fx-new-1@acme.test>",
+        "It is back.",
+    );
+    let r = desk.ingest(&late);
+    assert_eq!(
+        (r["outcome"].as_str(), r["ticket"].as_i64()),
+        (Some("created"), Some(2))
+    );
+    assert_eq!(desk.ticket(2)["follow_up_of"], 1);
+    assert_eq!(desk.ticket(1)["status"], "closed");
+}
+
+/// Loops, bounces, auto-replies: no ticket, no notification, an event; a
+/// bounce of our notification marks that recipient as bouncing.
+#[test]
+fn auto_replies_and_bounces_are_ignored_and_bounces_remembered() {
+    let desk = Desk::new();
+    desk.ingest_fixture("new-with-cc.eml", &[]);
+    let received = desk.notification_id("ticket_received", "ann@acme.test");
+    let before = desk.outbox().len();
+
+    let r = desk.ingest_fixture("auto-reply.eml", &[]);
+    assert_eq!(r["outcome"], "ignored");
+    assert_eq!(r["reason"], "auto_reply");
+    assert!(r["ticket"].is_null());
+
+    // The DSN names ann's notification and ann as the failed recipient.
+    let r = desk.ingest(
+        fixture("bounce.eml", &[("NOTIFICATION_ID", &received)])
+            .replace("dave@acme.test", "ann@acme.test")
+            .as_bytes(),
+    );
+    assert_eq!(r["outcome"], "ignored");
+    assert_eq!(r["reason"], "bounce");
+    assert_eq!(desk.outbox().len(), before);
+    let users = desk.json(&["users", "list", "--json"]);
+    let ann = users
+        .as_array()
+        .expect("users")
+        .iter()
+        .find(|u| u["email"] == "ann@acme.test")
+        .expect("ann");
+    assert!(ann["bouncing_since"].is_string(), "{ann}");
+
+    // Ann no longer gets mail; Bob still does.
+    let reply = mail(
+        "From: agent@example.test\nTo: support@example.test\nSubject: Re: [#1] VPN\nMessage-ID: <fx-after-bounce@example.test>\nIn-Reply-To: <fx-new-1@acme.test>",
+        "Any news?",
+    );
+    desk.ingest(&reply);
+    let new = desk.outbox()[before..].to_vec();
+    assert!(!new.iter().any(|(_, to)| to == "ann@acme.test"), "{new:?}");
+    assert!(
+        new.contains(&("ticket_updated".into(), "bob@acme.test".into())),
+        "{new:?}"
+    );
+
+    // A loop: our own notification coming back.
+    let looped = mail(
+        "From: someone@acme.test\nTo: support@example.test\nSubject: [#1] VPN\nMessage-ID: <fx-loop@acme.test>\nX-Ticketd-Loop: support@example.test",
+        "looped",
+    );
+    assert_eq!(desk.ingest(&looped)["reason"], "loop");
+    // Mail from our own address or an alias.
+    let own = mail(
+        "From: help@example.test\nTo: support@example.test\nSubject: hi\nMessage-ID: <fx-own@example.test>",
+        "own",
+    );
+    assert_eq!(desk.ingest(&own)["reason"], "own_mail");
+    let log = desk.json(&["log", "list", "--json"]);
+    let ignored = log
+        .as_array()
+        .expect("log")
+        .iter()
+        .filter(|e| e["kind"] == "mail_ignored")
+        .count();
+    assert_eq!(ignored, 4, "every ignored mail is an event");
+}
+
+#[test]
+fn no_access_senders_are_refused_with_one_notice_a_day() {
+    let desk = Desk::new();
+    let out = desk.run(&["users", "set-role", "spammer@bad.test", "no_access"], b"");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    for i in 0..3 {
+        let m = mail(
+            &format!("From: spammer@bad.test\nTo: support@example.test\nSubject: buy\nMessage-ID: <fx-spam-{i}@bad.test>"),
+            "buy now",
+        );
+        let r = desk.ingest(&m);
+        assert_eq!(r["outcome"], "refused");
+        assert_eq!(r["reason"], "no_access");
+        assert!(r["ticket"].is_null());
+    }
+    assert_eq!(desk.outbox(), pairs(&[("refused", "spammer@bad.test")]));
+    assert_eq!(
+        desk.json(&["tickets", "list", "--json"]),
+        serde_json::json!([])
+    );
+}
+
+#[test]
+fn a_flood_of_new_tickets_from_one_sender_is_throttled() {
+    let desk = Desk::with_config(&crate::desk::BASE_CONFIG.replace(
+        "reopen_days = 7",
+        "reopen_days = 7\nmax_new_tickets_per_hour = 3",
+    ));
+    let outcomes: Vec<String> = (0..5)
+        .map(|i| {
+            let m = mail(
+                &format!("From: loud@acme.test\nTo: support@example.test\nSubject: issue {i}\nMessage-ID: <fx-flood-{i}@acme.test>"),
+                "again",
+            );
+            desk.ingest(&m)["outcome"].as_str().unwrap_or("?").to_owned()
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        ["created", "created", "created", "ignored", "ignored"]
+    );
+}
+
+/// HTML-only mail becomes text; RFC 2047 subjects are decoded.
+#[test]
+fn html_only_mail_is_converted() {
+    let desk = Desk::new();
+    let r = desk.ingest_fixture("html-only.eml", &[]);
+    assert_eq!(r["outcome"], "created");
+    let t = desk.ticket(1);
+    assert_eq!(t["subject"], "Rechnung fehlt – bitte prüfen");
+    let text = t["messages"][0]["text"].as_str().expect("text");
+    assert!(text.contains("Guten Tag,"), "{text}");
+    assert!(
+        text.contains("die Rechnung INV-2026-17 fehlt\u{a0}noch.")
+            || text.contains("die Rechnung INV-2026-17 fehlt noch."),
+        "{text}"
+    );
+    assert!(
+        !text.contains("alert(1)") && !text.contains("color: red"),
+        "{text}"
+    );
+}
+
+/// `tickets update` does what agent commands do, with the same events.
+#[test]
+fn console_updates_use_the_same_rules() {
+    let desk = Desk::new();
+    desk.ingest_fixture("new-with-cc.eml", &[]);
+    let before = desk.outbox().len();
+    let out = desk.run(
+        &[
+            "tickets",
+            "update",
+            "#1",
+            "--status",
+            "solved",
+            "--priority",
+            "urgent",
+            "--unwatch",
+            "bob@acme.test",
+        ],
+        b"",
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let t = desk.ticket(1);
+    assert_eq!(
+        (t["status"].as_str(), t["priority"].as_str()),
+        (Some("solved"), Some("urgent"))
+    );
+    assert_eq!(strings(&t["watchers"]), ["dave@acme.test"]);
+    let kinds: Vec<String> = t["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap_or("").to_owned())
+        .collect();
+    for k in ["status_changed", "priority_changed", "watcher_removed"] {
+        assert!(kinds.contains(&k.to_owned()), "{k} missing: {kinds:?}");
+    }
+    assert_eq!(
+        desk.outbox()[before..],
+        pairs(&[
+            ("ticket_updated", "ann@acme.test"),
+            ("ticket_updated", "dave@acme.test"),
+            ("urgent_page", "oncall@example.test"),
+        ])[..]
+    );
+    let bad = desk.run(&["tickets", "update", "1", "--status", "done"], b"");
+    assert_eq!(bad.code, 64);
+    let missing = desk.run(&["tickets", "update", "99", "--status", "open"], b"");
+    assert_eq!(missing.code, 64);
+    assert!(
+        missing.stderr.contains("ticket #99 does not exist"),
+        "{}",
+        missing.stderr
+    );
+}

@@ -1,0 +1,188 @@
+//! Ingest throughput: a generated mailbox of 10,000 mixed messages (new
+//! tickets with Cc, replies, agent commands, HTML-only mail, attachments,
+//! auto-replies and bounces) into a fresh database, the way the daemon does
+//! it (batches, one transaction each, a savepoint per message) and the way an
+//! MTA pipe does it (one fsync'd transaction per message). Prints messages per
+//! second, the parse-only floor for comparison, and peak memory.
+//!
+//! `cargo bench --bench ingest` (release build). Under `cargo test` it runs a
+//! small mailbox once as a smoke check that every message gets an outcome.
+
+use std::time::{Duration, Instant};
+
+use ticketd::config::Config;
+use ticketd::domain::model::Outcome;
+use ticketd::domain::time::Timestamp;
+use ticketd::ingest::{Ingestor, Mode};
+use ticketd::store::{Durability, Store};
+
+const NOW: Timestamp = Timestamp(1_800_000_000);
+
+fn main() {
+    let bench = std::env::args().any(|a| a == "--bench");
+    let n = if bench { 10_000 } else { 300 };
+    let mailbox = generate(n);
+    let bytes: usize = mailbox.iter().map(Vec::len).sum();
+    println!(
+        "mailbox: {n} messages, {:.1} MiB, {} cores",
+        bytes as f64 / 1048576.0,
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    );
+
+    let runs = if bench { 5 } else { 1 };
+    let mut floor = Vec::new();
+    let mut batch = Vec::new();
+    for _ in 0..runs {
+        floor.push(parse_floor(&mailbox));
+        batch.push(run_batches(&mailbox, 100));
+    }
+    report("parse only (mail-parser, the floor)", n, &mut floor);
+    report("ingest, batches of 100 (daemon)", n, &mut batch);
+
+    let single_n = if bench { 2_000 } else { 50 };
+    let mut single: Vec<Duration> = (0..if bench { 3 } else { 1 })
+        .map(|_| run_single(&mailbox[..single_n]))
+        .collect();
+    report("ingest, one fsync'd transaction each (MTA pipe)", single_n, &mut single);
+    println!("peak RSS: {:.1} MiB", peak_rss_kib() as f64 / 1024.0);
+}
+
+fn report(what: &str, n: usize, times: &mut [Duration]) {
+    times.sort();
+    let median = times[times.len() / 2];
+    println!(
+        "{what:<50} median {:>8.1} ms  {:>9.0} msg/s  (runs: {})",
+        median.as_secs_f64() * 1000.0,
+        n as f64 / median.as_secs_f64(),
+        times.len()
+    );
+}
+
+fn setup(durability: Durability) -> (tempfile::TempDir, Store, Ingestor) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = Config::parse(
+        r#"
+[store]
+path = "bench.db"
+[support]
+address = "support@example.test"
+agents = ["agent1@example.test", "agent2@example.test"]
+portal_url = "https://support.example.test"
+oncall = "oncall@example.test"
+[[rules]]
+field = "subject"
+pattern = "(?i)urgent|down"
+priority = "urgent"
+[[rules]]
+field = "body"
+pattern = "order (?P<order>ORD-\\d+)"
+category = "orders"
+"#,
+        dir.path(),
+    )
+    .expect("config");
+    let mut store = Store::open(&config.store.path, Duration::from_secs(30), durability)
+        .expect("store");
+    let ingestor = Ingestor::new(&config, &mut store).expect("ingestor");
+    (dir, store, ingestor)
+}
+
+fn run_batches(mailbox: &[Vec<u8>], size: usize) -> Duration {
+    let (_dir, mut store, ingestor) = setup(Durability::Normal);
+    let start = Instant::now();
+    let mut created = 0;
+    for chunk in mailbox.chunks(size) {
+        let reports = ingestor.ingest_batch(&mut store, chunk, NOW).expect("batch");
+        assert_eq!(reports.len(), chunk.len());
+        created += reports.iter().filter(|r| r.outcome == Outcome::Created).count();
+    }
+    let t = start.elapsed();
+    assert!(created > mailbox.len() / 4, "only {created} tickets created");
+    t
+}
+
+fn run_single(mailbox: &[Vec<u8>]) -> Duration {
+    let (_dir, mut store, ingestor) = setup(Durability::Full);
+    let start = Instant::now();
+    for raw in mailbox {
+        ingestor
+            .ingest(&mut store, raw, NOW, Mode::Commit)
+            .expect("ingest");
+    }
+    start.elapsed()
+}
+
+fn parse_floor(mailbox: &[Vec<u8>]) -> Duration {
+    let start = Instant::now();
+    let mut parts = 0;
+    for raw in mailbox {
+        if let Some(m) = mail_parser::MessageParser::default().parse(raw.as_slice()) {
+            parts += m.parts.len();
+        }
+    }
+    assert!(parts >= mailbox.len());
+    start.elapsed()
+}
+
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// A deterministic mix, in the proportions a busy support inbox sees.
+fn generate(n: usize) -> Vec<Vec<u8>> {
+    let mut rng = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let mut out = Vec::with_capacity(n);
+    let mut opened: Vec<(usize, String)> = Vec::new();
+    let body = "Hello,\n\nsince this morning the export to CSV fails with a timeout after about\nthirty seconds. We tried two browsers and a different network.\nIt worked fine last week. Our order ORD-4711 depends on it.\n\nThanks for looking into it,\n";
+    for i in 0..n {
+        let roll = next() % 100;
+        let sender = format!("user{}@customer{}.test", next() % 2000, next() % 300);
+        let date = "Mon, 30 Nov 2026 08:00:00 +0000";
+        let msg = if roll < 40 || opened.is_empty() {
+            let subject = if roll % 10 == 0 { "Site down, urgent" } else { "CSV export fails" };
+            opened.push((i, sender.clone()));
+            format!(
+                "From: Customer {i} <{sender}>\r\nTo: support@example.test\r\nCc: colleague{i}@customer.test, boss{}@customer.test\r\nSubject: {subject} ({i})\r\nMessage-ID: <m{i}@customer.test>\r\nDate: {date}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}-- \r\nCustomer {i}\r\n",
+                i % 7
+            )
+        } else if roll < 75 {
+            let (orig, who) = &opened[(next() as usize) % opened.len()];
+            format!(
+                "From: {who}\r\nTo: support@example.test\r\nSubject: Re: CSV export fails ({orig})\r\nMessage-ID: <m{i}@customer.test>\r\nIn-Reply-To: <m{orig}@customer.test>\r\nReferences: <m{orig}@customer.test>\r\nDate: {date}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nStill failing today, see the log below.\r\n\r\nOn Mon, 30 Nov 2026, Support wrote:\r\n> Could you try again?\r\n> \r\n> {body}\r\n"
+            )
+        } else if roll < 85 {
+            let (orig, _) = &opened[(next() as usize) % opened.len()];
+            format!(
+                "From: Agent <agent1@example.test>\r\nTo: support@example.test\r\nSubject: Re: [#1] CSV export\r\nMessage-ID: <m{i}@example.test>\r\nIn-Reply-To: <m{orig}@customer.test>\r\nDate: {date}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n#status pending\r\n#category export\r\nWe deployed a fix, please try again.\r\n"
+            )
+        } else if roll < 90 {
+            format!(
+                "From: {sender}\r\nTo: support@example.test\r\nSubject: Rechnung\r\nMessage-ID: <m{i}@customer.test>\r\nDate: {date}\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b{i}\"\r\n\r\n--b{i}\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<html><body><p>Guten Tag,</p><p>die Rechnung <b>fehlt</b>.</p><div class=\"gmail_quote\">alt</div></body></html>\r\n--b{i}\r\nContent-Type: application/pdf; name=\"invoice-{i}.pdf\"\r\nContent-Disposition: attachment; filename=\"invoice-{i}.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQKJcfsj6IKNSAwIG9iago8PC9MZW5ndGggNiAwIFI+PgpzdHJlYW0K{i:08}\r\n--b{i}--\r\n"
+            )
+        } else if roll < 95 {
+            format!(
+                "From: {sender}\r\nTo: support@example.test\r\nSubject: Automatic reply: CSV export fails\r\nMessage-ID: <m{i}@customer.test>\r\nAuto-Submitted: auto-replied\r\nDate: {date}\r\n\r\nI am out of the office.\r\n"
+            )
+        } else {
+            format!(
+                "From: MAILER-DAEMON@mx.customer.test\r\nTo: support@example.test\r\nSubject: Undelivered Mail Returned to Sender\r\nMessage-ID: <m{i}@mx.customer.test>\r\nDate: {date}\r\nMIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"r{i}\"\r\n\r\n--r{i}\r\nContent-Type: text/plain\r\n\r\nDelivery failed.\r\n--r{i}\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.customer.test\r\n\r\nFinal-Recipient: rfc822; {sender}\r\nAction: failed\r\nStatus: 5.1.1\r\n--r{i}--\r\n"
+            )
+        };
+        out.push(msg.into_bytes());
+    }
+    out
+}

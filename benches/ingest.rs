@@ -26,7 +26,9 @@ fn main() {
     println!(
         "mailbox: {n} messages, {:.1} MiB, {} cores",
         bytes as f64 / 1048576.0,
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
     );
 
     let runs = if bench { 5 } else { 1 };
@@ -43,7 +45,11 @@ fn main() {
     let mut single: Vec<Duration> = (0..if bench { 3 } else { 1 })
         .map(|_| run_single(&mailbox[..single_n]))
         .collect();
-    report("ingest, one fsync'd transaction each (MTA pipe)", single_n, &mut single);
+    report(
+        "ingest, one fsync'd transaction each (MTA pipe)",
+        single_n,
+        &mut single,
+    );
     println!("peak RSS: {:.1} MiB", peak_rss_kib() as f64 / 1024.0);
 }
 
@@ -81,8 +87,8 @@ category = "orders"
         dir.path(),
     )
     .expect("config");
-    let mut store = Store::open(&config.store.path, Duration::from_secs(30), durability)
-        .expect("store");
+    let mut store =
+        Store::open(&config.store.path, Duration::from_secs(30), durability).expect("store");
     let ingestor = Ingestor::new(&config, &mut store).expect("ingestor");
     (dir, store, ingestor)
 }
@@ -92,12 +98,20 @@ fn run_batches(mailbox: &[Vec<u8>], size: usize) -> Duration {
     let start = Instant::now();
     let mut created = 0;
     for chunk in mailbox.chunks(size) {
-        let reports = ingestor.ingest_batch(&mut store, chunk, NOW).expect("batch");
+        let reports = ingestor
+            .ingest_batch(&mut store, chunk, NOW)
+            .expect("batch");
         assert_eq!(reports.len(), chunk.len());
-        created += reports.iter().filter(|r| r.outcome == Outcome::Created).count();
+        created += reports
+            .iter()
+            .filter(|r| r.outcome == Outcome::Created)
+            .count();
     }
     let t = start.elapsed();
-    assert!(created > mailbox.len() / 4, "only {created} tickets created");
+    assert!(
+        created > mailbox.len() / 4,
+        "only {created} tickets created"
+    );
     t
 }
 
@@ -153,7 +167,11 @@ fn generate(n: usize) -> Vec<Vec<u8>> {
         let sender = format!("user{}@customer{}.test", next() % 2000, next() % 300);
         let date = "Mon, 30 Nov 2026 08:00:00 +0000";
         let msg = if roll < 40 || opened.is_empty() {
-            let subject = if roll % 10 == 0 { "Site down, urgent" } else { "CSV export fails" };
+            let subject = if roll % 10 == 0 {
+                "Site down, urgent"
+            } else {
+                "CSV export fails"
+            };
             opened.push((i, sender.clone()));
             format!(
                 "From: Customer {i} <{sender}>\r\nTo: support@example.test\r\nCc: colleague{i}@customer.test, boss{}@customer.test\r\nSubject: {subject} ({i})\r\nMessage-ID: <m{i}@customer.test>\r\nDate: {date}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}-- \r\nCustomer {i}\r\n",

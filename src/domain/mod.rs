@@ -12,6 +12,7 @@ pub mod model;
 pub mod normalize;
 pub mod notify;
 pub mod quotes;
+pub mod rawmail;
 pub mod report;
 pub mod rules;
 pub mod state;

@@ -30,31 +30,7 @@ pub struct NormalizeOptions {
     pub keep_headers: bool,
 }
 
-/// Mail with bare-CR line endings (old Macs, some gateways) is rewritten to
-/// LF so that all three line-ending conventions parse alike.
-pub fn normalize_line_endings(raw: &[u8]) -> Cow<'_, [u8]> {
-    let has_bare_cr =
-        raw.windows(2).any(|w| w[0] == b'\r' && w[1] != b'\n') || raw.last() == Some(&b'\r');
-    if !has_bare_cr {
-        return Cow::Borrowed(raw);
-    }
-    let mut out = Vec::with_capacity(raw.len());
-    let mut i = 0;
-    while i < raw.len() {
-        match raw[i] {
-            b'\r' if raw.get(i + 1) == Some(&b'\n') => {
-                out.extend_from_slice(b"\r\n");
-                i += 1;
-            }
-            b'\r' => out.push(b'\n'),
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    Cow::Owned(out)
-}
-
-/// Parses `raw` (already line-ending-normalized) into an `InboundMessage`.
+/// Parses `raw` (already through [`super::rawmail::normalize_line_endings`]) into an `InboundMessage`.
 pub fn normalize<'a>(
     raw: &'a [u8],
     opts: NormalizeOptions,
@@ -347,15 +323,6 @@ mod tests {
             parse("Subject: x\n\nno sender\n").err(),
             Some(NormalizeError::NoSender)
         );
-    }
-
-    #[test]
-    fn bare_cr_is_rewritten_and_others_are_left_alone() {
-        assert_eq!(normalize_line_endings(b"a\rb\r").as_ref(), b"a\nb\n");
-        assert!(matches!(
-            normalize_line_endings(b"a\r\nb\n"),
-            Cow::Borrowed(_)
-        ));
     }
 
     #[test]

@@ -213,7 +213,10 @@ pub fn run(corpus: &Path) -> Vec<SourceResult> {
 
 /// django-helpdesk's own expectations for the ticket it makes from each mail.
 fn django(corpus: &Path) -> SourceResult {
-    let mut res = SourceResult::new("ingest/django_helpdesk title + description", 0.9);
+    // 5 of 6: utf-nondecodable.eml has words only in its HTML alternative,
+    // which django-helpdesk keeps as an attachment and ticketd keeps in the
+    // raw message (see README).
+    let mut res = SourceResult::new("ingest/django_helpdesk title + description", 0.8);
     let dir = corpus.join("django_helpdesk");
     let Ok(text) = std::fs::read_to_string(dir.join("expected.json")) else {
         res.record(Some("expected.json missing".into()));

@@ -1,19 +1,764 @@
-//! HTML to text (placeholder until the corpus-checked version lands).
+//! HTML mail to plain text, and the new words of an HTML-only reply.
+//!
+//! A small tolerant tokenizer, not a parser: mail HTML is often broken
+//! (unclosed tags, stray `<`, Word's conditional comments), so every
+//! construct degrades to text or is skipped, nothing panics, and the work is
+//! linear in the input. Block elements end lines, `<blockquote>` content is
+//! prefixed with `>` so the plain-text quote rules apply to it as well.
 
+use std::borrow::Cow;
+
+/// The text of an HTML body: block elements and `<br>` end lines, list
+/// items get "- " or "1. ", table cells are separated by spaces, entities
+/// (named and numeric) are decoded, `<script>`/`<style>` are dropped,
+/// whitespace is collapsed, links keep their text, and quoted blocks are
+/// prefixed with `>`.
 pub fn html_to_text(html: &str) -> String {
-    let mut out = String::new();
-    let mut in_tag = false;
-    for c in html.chars() {
-        match c {
-            '<' => in_tag = true,
-            '>' => in_tag = false,
-            _ if !in_tag => out.push(c),
+    convert(html, false)
+}
+
+/// The new words of an HTML reply: the quoted part is cut in the HTML
+/// (Gmail's `gmail_quote`, `<blockquote type="cite">`, Outlook's
+/// `divRplyFwdMsg` and top-bordered header div, Yahoo's `yahoo_quoted`,
+/// Thunderbird's `moz-cite-prefix`, Hotmail's `stopSpelling` rule, …), the
+/// rest is converted and goes through the plain-text
+/// [`visible_text`](super::quotes::visible_text) rules.
+pub fn html_reply_text(html: &str) -> String {
+    super::quotes::visible_text(&convert(html, true), None)
+}
+
+/// Elements whose content is not text.
+const RAW_TEXT: &[&str] = &["script", "style", "title", "xml", "template", "noscript"];
+
+/// Elements that end the current line before and after.
+const BLOCK: &[&str] = &[
+    "div",
+    "li",
+    "tr",
+    "section",
+    "article",
+    "header",
+    "footer",
+    "address",
+    "center",
+    "dt",
+    "dd",
+    "form",
+    "fieldset",
+    "nav",
+    "aside",
+    "figure",
+    "figcaption",
+    "main",
+    "caption",
+    "option",
+    "body",
+    "html",
+];
+
+/// Elements that stand apart as paragraphs (a blank line around them).
+const PARAGRAPH: &[&str] = &[
+    "p",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "blockquote",
+    "pre",
+    "table",
+    "ul",
+    "ol",
+    "dl",
+];
+
+#[derive(Debug)]
+enum Token<'a> {
+    Text(&'a str),
+    Start {
+        name: String,
+        attrs: &'a str,
+        self_closing: bool,
+    },
+    End {
+        name: String,
+    },
+}
+
+/// Splits HTML into text, start tags and end tags; comments, doctypes and
+/// processing instructions are skipped. All positions it cuts at are ASCII
+/// bytes, so slicing never splits a UTF-8 character.
+struct Tokens<'a> {
+    s: &'a str,
+    pos: usize,
+}
+
+impl<'a> Tokens<'a> {
+    fn new(s: &'a str) -> Self {
+        Tokens { s, pos: 0 }
+    }
+
+    /// Moves past the next `</name` … `>` (any case), or to the end.
+    fn skip_raw(&mut self, name: &str) {
+        let bytes = self.s.as_bytes();
+        let mut i = self.pos;
+        while let Some(off) = self.s[i..].find("</") {
+            let at = i + off;
+            let tail = &bytes[at + 2..];
+            if tail.len() >= name.len() && tail[..name.len()].eq_ignore_ascii_case(name.as_bytes())
+            {
+                self.pos = self.s[at..].find('>').map_or(self.s.len(), |p| at + p + 1);
+                return;
+            }
+            i = at + 2;
+        }
+        self.pos = self.s.len();
+    }
+}
+
+fn tag_name(s: &str) -> usize {
+    s.bytes()
+        .take_while(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b':' || *b == b'_')
+        .count()
+}
+
+/// The end of a tag's attributes: the first `>` outside quotes.
+fn tag_end(s: &str) -> Option<usize> {
+    let mut quote = None;
+    for (i, b) in s.bytes().enumerate() {
+        match (quote, b) {
+            (None, b'"' | b'\'') => quote = Some(b),
+            (Some(q), _) if q == b => quote = None,
+            (None, b'>') => return Some(i),
             _ => {}
         }
     }
-    out.trim().to_owned()
+    None
 }
 
-pub fn html_reply_text(html: &str) -> String {
-    super::quotes::visible_text(&html_to_text(html), None)
+impl<'a> Iterator for Tokens<'a> {
+    type Item = Token<'a>;
+
+    fn next(&mut self) -> Option<Token<'a>> {
+        loop {
+            let rest = &self.s[self.pos..];
+            if rest.is_empty() {
+                return None;
+            }
+            if !rest.starts_with('<') {
+                let len = rest.find('<').unwrap_or(rest.len());
+                self.pos += len;
+                return Some(Token::Text(&rest[..len]));
+            }
+            if let Some(comment) = rest.strip_prefix("<!--") {
+                self.pos += comment.find("-->").map_or(rest.len(), |p| p + 7);
+                continue;
+            }
+            if rest.starts_with("<!") || rest.starts_with("<?") {
+                self.pos += rest.find('>').map_or(rest.len(), |p| p + 1);
+                continue;
+            }
+            let (closing, after) = match rest.strip_prefix("</") {
+                Some(a) => (true, a),
+                None => (false, &rest[1..]),
+            };
+            let name_len = tag_name(after);
+            if name_len == 0 || !after.as_bytes()[0].is_ascii_alphabetic() {
+                // A stray "<": plain text.
+                self.pos += 1;
+                return Some(Token::Text(&rest[..1]));
+            }
+            let name = after[..name_len].to_ascii_lowercase();
+            let body = &after[name_len..];
+            let Some(end) = tag_end(body) else {
+                // An unterminated tag swallows the rest, as browsers do.
+                self.pos = self.s.len();
+                return None;
+            };
+            let consumed = (rest.len() - after.len()) + name_len + end + 1;
+            self.pos += consumed;
+            let attrs = &body[..end];
+            return Some(if closing {
+                Token::End { name }
+            } else {
+                Token::Start {
+                    name,
+                    self_closing: attrs.trim_end().ends_with('/'),
+                    attrs,
+                }
+            });
+        }
+    }
+}
+
+/// The value of attribute `want` (lower-case) in a tag's attribute text.
+fn attr(attrs: &str, want: &str) -> Option<String> {
+    let b = attrs.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        while i < b.len() && (b[i].is_ascii_whitespace() || b[i] == b'/') {
+            i += 1;
+        }
+        let start = i;
+        while i < b.len() && !b[i].is_ascii_whitespace() && b[i] != b'=' && b[i] != b'/' {
+            i += 1;
+        }
+        let name = &attrs[start..i];
+        while i < b.len() && b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        let mut value = "";
+        if i < b.len() && b[i] == b'=' {
+            i += 1;
+            while i < b.len() && b[i].is_ascii_whitespace() {
+                i += 1;
+            }
+            if i < b.len() && (b[i] == b'"' || b[i] == b'\'') {
+                let q = b[i];
+                let vs = i + 1;
+                i = vs;
+                while i < b.len() && b[i] != q {
+                    i += 1;
+                }
+                value = &attrs[vs..i];
+                i = (i + 1).min(b.len());
+            } else {
+                let vs = i;
+                while i < b.len() && !b[i].is_ascii_whitespace() {
+                    i += 1;
+                }
+                value = &attrs[vs..i];
+            }
+        }
+        if name.eq_ignore_ascii_case(want) {
+            return Some(value.to_owned());
+        }
+        if i == start {
+            i += 1;
+        }
+    }
+    None
+}
+
+/// How much of the document a quote marker takes with it.
+enum Cut {
+    /// The element and its content.
+    Element,
+    /// Everything from here to the end.
+    Rest,
+}
+
+/// Recognises the containers mail clients put quoted history in.
+fn quote_container(name: &str, attrs: &str) -> Option<Cut> {
+    let class = attr(attrs, "class")
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let id = attr(attrs, "id").unwrap_or_default().to_ascii_lowercase();
+    let has_class = |c: &str| class.split_ascii_whitespace().any(|x| x == c);
+    if has_class("gmail_quote")
+        || has_class("gmail_quote_container")
+        || has_class("yahoo_quoted")
+        || has_class("protonmail_quote")
+        || (name == "blockquote"
+            && attr(attrs, "type").is_some_and(|t| t.eq_ignore_ascii_case("cite")))
+    {
+        return Some(Cut::Element);
+    }
+    if has_class("moz-cite-prefix")
+        || has_class("outlookmessageheader")
+        || id == "divrplyfwdmsg"
+        || id == "appendonsend"
+        || id == "olk_src_body_section"
+        || id == "mail-editor-reference-message-container"
+        || (name == "hr" && (id == "stopspelling" || id == "zwchr"))
+    {
+        return Some(Cut::Rest);
+    }
+    if name == "div" {
+        // Outlook's header block: `border:none;border-top:solid #E1E1E1 1.0pt`.
+        let style: String = attr(attrs, "style")
+            .unwrap_or_default()
+            .to_ascii_lowercase()
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        if style.contains("border:none") && style.contains("border-top:solid") {
+            return Some(Cut::Rest);
+        }
+    }
+    None
+}
+
+/// Lines being built, each with its `<blockquote>` depth.
+#[derive(Default)]
+struct Writer {
+    lines: Vec<(usize, String)>,
+    cur: String,
+    cur_depth: usize,
+    depth: usize,
+    space: bool,
+    pre: usize,
+    lists: Vec<Option<u32>>,
+}
+
+impl Writer {
+    fn text(&mut self, s: &str) {
+        for c in s.chars() {
+            if matches!(
+                c,
+                '\u{200b}'..='\u{200f}' | '\u{feff}' | '\u{ad}' | '\u{2060}'
+            ) {
+                continue;
+            }
+            if self.pre > 0 {
+                if c == '\n' {
+                    self.newline();
+                } else if c != '\r' {
+                    self.push(c);
+                }
+            } else if c.is_whitespace() {
+                self.space = !self.cur.is_empty();
+            } else {
+                if self.space {
+                    self.cur.push(' ');
+                    self.space = false;
+                }
+                self.push(c);
+            }
+        }
+    }
+
+    fn push(&mut self, c: char) {
+        if self.cur.is_empty() {
+            self.cur_depth = self.depth;
+        }
+        self.cur.push(c);
+    }
+
+    /// Ends the current line, even an empty one (`<br>`).
+    fn newline(&mut self) {
+        let depth = if self.cur.is_empty() {
+            self.depth
+        } else {
+            self.cur_depth
+        };
+        self.lines.push((depth, std::mem::take(&mut self.cur)));
+        self.space = false;
+    }
+
+    /// Ends the current line if it has text.
+    fn block(&mut self) {
+        if !self.cur.is_empty() {
+            self.newline();
+        }
+        self.space = false;
+    }
+
+    /// Ends the current line and leaves a blank one.
+    fn paragraph(&mut self) {
+        self.block();
+        if self.lines.last().is_some_and(|(_, l)| !l.trim().is_empty()) {
+            self.lines.push((self.depth, String::new()));
+        }
+    }
+
+    fn list_item(&mut self) {
+        self.block();
+        let level = self.lists.len().saturating_sub(1);
+        let marker = match self.lists.last_mut() {
+            Some(Some(n)) => {
+                *n += 1;
+                format!("{n}. ")
+            }
+            _ => "- ".to_owned(),
+        };
+        let indent = "  ".repeat(level);
+        for c in indent.chars().chain(marker.chars()) {
+            self.push(c);
+        }
+        self.space = false;
+    }
+
+    fn finish(mut self) -> String {
+        self.block();
+        // Blank lines: none at the start or end, never two in a row.
+        let mut out: Vec<(bool, String)> = Vec::new();
+        for (depth, line) in &self.lines {
+            let line = line.trim_end();
+            let blank = line.is_empty();
+            if blank && out.last().is_none_or(|(b, _)| *b) {
+                continue;
+            }
+            let rendered = match (*depth, blank) {
+                (0, _) => line.to_owned(),
+                (d, true) => ">".repeat(d),
+                (d, false) => format!("{} {line}", ">".repeat(d)),
+            };
+            out.push((blank, rendered));
+        }
+        while out.last().is_some_and(|(b, _)| *b) {
+            out.pop();
+        }
+        let lines: Vec<String> = out.into_iter().map(|(_, l)| l).collect();
+        lines.join("\n")
+    }
+}
+
+fn convert(html: &str, cut_quotes: bool) -> String {
+    let mut w = Writer::default();
+    let mut tokens = Tokens::new(html);
+    while let Some(tok) = tokens.next() {
+        match tok {
+            Token::Text(t) => w.text(&decode_entities(t)),
+            Token::Start {
+                name,
+                attrs,
+                self_closing,
+            } => {
+                if RAW_TEXT.contains(&name.as_str()) {
+                    if !self_closing {
+                        tokens.skip_raw(&name);
+                    }
+                    continue;
+                }
+                if cut_quotes {
+                    match quote_container(&name, attrs) {
+                        Some(Cut::Rest) => break,
+                        Some(Cut::Element) => {
+                            if !self_closing {
+                                skip_element(&mut tokens, &name);
+                            }
+                            w.block();
+                            continue;
+                        }
+                        None => {}
+                    }
+                }
+                start_tag(&mut w, &name);
+            }
+            Token::End { name } => end_tag(&mut w, &name),
+        }
+    }
+    w.finish()
+}
+
+/// Skips tokens up to the end tag that closes the element just opened
+/// (counting nested elements of the same name), or to the end.
+fn skip_element(tokens: &mut Tokens<'_>, name: &str) {
+    let mut open = 1usize;
+    while let Some(tok) = tokens.next() {
+        match tok {
+            Token::Start {
+                name: n,
+                self_closing,
+                ..
+            } => {
+                if RAW_TEXT.contains(&n.as_str()) && !self_closing {
+                    tokens.skip_raw(&n);
+                } else if n == name && !self_closing {
+                    open += 1;
+                }
+            }
+            Token::End { name: n } if n == name => {
+                open -= 1;
+                if open == 0 {
+                    return;
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn start_tag(w: &mut Writer, name: &str) {
+    match name {
+        "br" => w.newline(),
+        "hr" => {
+            w.paragraph();
+            w.text("---");
+            w.paragraph();
+        }
+        "li" => w.list_item(),
+        "ul" | "ol" => {
+            w.paragraph();
+            w.lists.push(if name == "ol" { Some(0) } else { None });
+        }
+        "td" | "th" => w.space = !w.cur.is_empty(),
+        "blockquote" => {
+            w.paragraph();
+            w.depth += 1;
+        }
+        "pre" => {
+            w.paragraph();
+            w.pre += 1;
+        }
+        _ if PARAGRAPH.contains(&name) => w.paragraph(),
+        _ if BLOCK.contains(&name) => w.block(),
+        _ => {}
+    }
+}
+
+fn end_tag(w: &mut Writer, name: &str) {
+    match name {
+        "ul" | "ol" => {
+            w.lists.pop();
+            w.paragraph();
+        }
+        "blockquote" => {
+            w.paragraph();
+            w.depth = w.depth.saturating_sub(1);
+        }
+        "pre" => {
+            w.paragraph();
+            w.pre = w.pre.saturating_sub(1);
+        }
+        "td" | "th" => w.space = !w.cur.is_empty(),
+        _ if PARAGRAPH.contains(&name) => w.paragraph(),
+        _ if BLOCK.contains(&name) => w.block(),
+        _ => {}
+    }
+}
+
+/// Decodes `&name;`, `&#123;` and `&#x1F600;`. Unknown names stay as they
+/// are; invalid code points become U+FFFD.
+pub fn decode_entities(s: &str) -> Cow<'_, str> {
+    if !s.contains('&') {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(amp) = rest.find('&') {
+        out.push_str(&rest[..amp]);
+        let tail = &rest[amp..];
+        // Entity names are ASCII, so a `;` within 32 bytes is a boundary.
+        let semi = tail
+            .bytes()
+            .take(34)
+            .position(|b| b == b';')
+            .filter(|&p| p > 1);
+        let decoded = semi.and_then(|p| decode_one(&tail[1..p]).map(|c| (c, p)));
+        match decoded {
+            Some((c, p)) => {
+                out.push(c);
+                rest = &tail[p + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &tail[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
+}
+
+fn decode_one(name: &str) -> Option<char> {
+    if let Some(num) = name.strip_prefix('#') {
+        let code = match num.strip_prefix(['x', 'X']) {
+            Some(hex) => u32::from_str_radix(hex, 16).ok()?,
+            None => num.parse::<u32>().ok()?,
+        };
+        return Some(
+            char::from_u32(code)
+                .filter(|&c| c != '\0')
+                .unwrap_or('\u{fffd}'),
+        );
+    }
+    let c = match name {
+        "nbsp" | "ensp" | "emsp" | "thinsp" => ' ',
+        "amp" | "AMP" => '&',
+        "lt" | "LT" => '<',
+        "gt" | "GT" => '>',
+        "quot" | "QUOT" => '"',
+        "apos" => '\'',
+        "copy" => '©',
+        "reg" => '®',
+        "trade" => '™',
+        "hellip" => '…',
+        "mdash" => '—',
+        "ndash" => '–',
+        "lsquo" => '‘',
+        "rsquo" => '’',
+        "sbquo" => '‚',
+        "ldquo" => '“',
+        "rdquo" => '”',
+        "bdquo" => '„',
+        "laquo" => '«',
+        "raquo" => '»',
+        "lsaquo" => '‹',
+        "rsaquo" => '›',
+        "bull" => '•',
+        "middot" => '·',
+        "euro" => '€',
+        "pound" => '£',
+        "yen" => '¥',
+        "cent" => '¢',
+        "sect" => '§',
+        "para" => '¶',
+        "deg" => '°',
+        "plusmn" => '±',
+        "times" => '×',
+        "divide" => '÷',
+        "frac12" => '½',
+        "frac14" => '¼',
+        "frac34" => '¾',
+        "iexcl" => '¡',
+        "iquest" => '¿',
+        "shy" | "zwnj" | "zwj" | "lrm" | "rlm" => '\u{200b}',
+        "auml" => 'ä',
+        "ouml" => 'ö',
+        "uuml" => 'ü',
+        "Auml" => 'Ä',
+        "Ouml" => 'Ö',
+        "Uuml" => 'Ü',
+        "szlig" => 'ß',
+        "aacute" => 'á',
+        "eacute" => 'é',
+        "iacute" => 'í',
+        "oacute" => 'ó',
+        "uacute" => 'ú',
+        "Aacute" => 'Á',
+        "Eacute" => 'É',
+        "Iacute" => 'Í',
+        "Oacute" => 'Ó',
+        "Uacute" => 'Ú',
+        "agrave" => 'à',
+        "egrave" => 'è',
+        "igrave" => 'ì',
+        "ograve" => 'ò',
+        "ugrave" => 'ù',
+        "Agrave" => 'À',
+        "Egrave" => 'È',
+        "acirc" => 'â',
+        "ecirc" => 'ê',
+        "icirc" => 'î',
+        "ocirc" => 'ô',
+        "ucirc" => 'û',
+        "euml" => 'ë',
+        "iuml" => 'ï',
+        "yuml" => 'ÿ',
+        "ccedil" => 'ç',
+        "Ccedil" => 'Ç',
+        "ntilde" => 'ñ',
+        "Ntilde" => 'Ñ',
+        "atilde" => 'ã',
+        "otilde" => 'õ',
+        "aring" => 'å',
+        "Aring" => 'Å',
+        "aelig" => 'æ',
+        "AElig" => 'Æ',
+        "oslash" => 'ø',
+        "Oslash" => 'Ø',
+        _ => return None,
+    };
+    Some(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_breaks_and_whitespace() {
+        let cases = [
+            ("<p>Hello\n   world</p><p>Bye</p>", "Hello world\n\nBye"),
+            ("a<br>b<br/><br>c", "a\nb\n\nc"),
+            ("<div>one</div><div>two</div>", "one\ntwo"),
+            ("<b>bold</b> and <i>it</i>", "bold and it"),
+            (
+                "<table><tr><td>a</td><td>b</td></tr><tr><td>c</td></tr></table>",
+                "a b\nc",
+            ),
+            ("<pre>x  =  1\n  y</pre>", "x  =  1\n  y"),
+        ];
+        for (html, want) in cases {
+            assert_eq!(html_to_text(html), want, "{html}");
+        }
+    }
+
+    #[test]
+    fn lists() {
+        assert_eq!(html_to_text("<ul><li>a</li><li>b</li></ul>"), "- a\n- b");
+        assert_eq!(html_to_text("<ol><li>a<li>b</ol>"), "1. a\n2. b");
+        assert_eq!(
+            html_to_text("<ul><li>a<ul><li>b</li></ul></li></ul>"),
+            "- a\n\n  - b"
+        );
+    }
+
+    #[test]
+    fn entities() {
+        assert_eq!(
+            html_to_text("a&nbsp;&amp;&lt;b&gt; &#233;&#x1F600; &bogus; &#xFFFFFFFF; &"),
+            "a &<b> é😀 &bogus; \u{fffd} &"
+        );
+        assert_eq!(decode_entities("&quot;x&quot;"), "\"x\"");
+    }
+
+    #[test]
+    fn drops_script_style_and_comments() {
+        let html = "<head><style>p{color:red}</style><title>T</title></head>\
+                    <body><!-- c --><script>var a='<p>';</script>Hi<!--[if mso]>x<![endif]--></body>";
+        assert_eq!(html_to_text(html), "Hi");
+    }
+
+    #[test]
+    fn links_keep_their_text() {
+        assert_eq!(
+            html_to_text(r#"see <a href="https://x.y/?a=1&amp;b=2">the page</a>"#),
+            "see the page"
+        );
+    }
+
+    #[test]
+    fn blockquotes_are_quoted() {
+        assert_eq!(
+            html_to_text("<p>Answer</p><blockquote><p>q1</p><p>q2</p></blockquote>"),
+            "Answer\n\n> q1\n>\n> q2"
+        );
+    }
+
+    #[test]
+    fn reply_text_cuts_quote_containers() {
+        let gmail = r#"<div>Fine, thanks.</div><div class="gmail_quote">On Mon, 2 May 2022, Ann &lt;<a href="mailto:a@x.org">a@x.org</a>&gt; wrote:<blockquote class="gmail_quote">How are you?</blockquote></div>"#;
+        assert_eq!(html_reply_text(gmail), "Fine, thanks.");
+        let apple = r#"Yes<div><br><blockquote type="cite"><div>Ok?</div></blockquote></div>"#;
+        assert_eq!(html_reply_text(apple), "Yes");
+        let outlook = r#"<p>Done</p><div id="divRplyFwdMsg"><b>From:</b> Ann</div><div>old</div>"#;
+        assert_eq!(html_reply_text(outlook), "Done");
+        let word = r#"<p>Done</p><div style="border:none; border-top:solid #E1E1E1 1.0pt"><p>From: Ann</p></div><p>old</p>"#;
+        assert_eq!(html_reply_text(word), "Done");
+        let bird = r#"Sure<div class="moz-cite-prefix">On 1.2.2022 Ann wrote:</div><blockquote type="cite">q</blockquote>"#;
+        assert_eq!(html_reply_text(bird), "Sure");
+        let plain = "<p>Hi</p><p>On Mon, 2 May 2022 at 10:00, Ann &lt;a@x.org&gt; wrote:</p><blockquote>q</blockquote>";
+        assert_eq!(html_reply_text(plain), "Hi");
+    }
+
+    #[test]
+    fn no_panic_on_malformed_html() {
+        let bad = [
+            "<",
+            "<<>>",
+            "</",
+            "<a href='x",
+            "<p class=\"unterminated>text",
+            "<!--",
+            "<!",
+            "&#",
+            "&#x;",
+            "<scr<script>ipt>",
+            "<script>never closed",
+            "é<é>ü</ü>",
+            "<b>ü&amp",
+            "</blockquote></blockquote>x",
+            "<div class=gmail_quote>unclosed",
+            "<ul><li>",
+        ];
+        for s in bad {
+            let _ = html_to_text(s);
+            let _ = html_reply_text(s);
+        }
+        assert_eq!(html_to_text("a < b and c > d"), "a < b and c > d");
+    }
 }

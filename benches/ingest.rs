@@ -20,7 +20,10 @@ const NOW: Timestamp = Timestamp(1_800_000_000);
 
 fn main() {
     let bench = std::env::args().any(|a| a == "--bench");
-    let n = if bench { 10_000 } else { 300 };
+    let n = std::env::var("BENCH_MESSAGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(if bench { 10_000 } else { 300 });
     let mailbox = generate(n);
     let bytes: usize = mailbox.iter().map(Vec::len).sum();
     println!(
@@ -97,7 +100,11 @@ fn run_batches(mailbox: &[Vec<u8>], size: usize) -> Duration {
     let (_dir, mut store, ingestor) = setup(Durability::Normal);
     let start = Instant::now();
     let mut created = 0;
-    for chunk in mailbox.chunks(size) {
+    // BENCH_TRACE=1: the time of every 1,000 messages, to see that the
+    // rate does not fall as the database grows.
+    let trace = std::env::var_os("BENCH_TRACE").is_some();
+    let mut lap = Instant::now();
+    for (i, chunk) in mailbox.chunks(size).enumerate() {
         let reports = ingestor
             .ingest_batch(&mut store, chunk, NOW)
             .expect("batch");
@@ -106,6 +113,10 @@ fn run_batches(mailbox: &[Vec<u8>], size: usize) -> Duration {
             .iter()
             .filter(|r| r.outcome == Outcome::Created)
             .count();
+        if trace && (i + 1) * size % 1000 == 0 {
+            eprintln!("  {:>6} messages, last 1000 in {:?}", (i + 1) * size, lap.elapsed());
+            lap = Instant::now();
+        }
     }
     let t = start.elapsed();
     assert!(

@@ -113,8 +113,12 @@ fn run_batches(mailbox: &[Vec<u8>], size: usize) -> Duration {
             .iter()
             .filter(|r| r.outcome == Outcome::Created)
             .count();
-        if trace && (i + 1) * size % 1000 == 0 {
-            eprintln!("  {:>6} messages, last 1000 in {:?}", (i + 1) * size, lap.elapsed());
+        if trace && ((i + 1) * size).is_multiple_of(1000) {
+            eprintln!(
+                "  {:>6} messages, last 1000 in {:?}",
+                (i + 1) * size,
+                lap.elapsed()
+            );
             lap = Instant::now();
         }
     }

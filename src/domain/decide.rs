@@ -288,7 +288,7 @@ pub fn decide(
             let watcher_emails: Vec<String> = sorted_emails(&w.added);
             let status = commanded_status.unwrap_or(Status::Open);
             describe_rules(&mut trace, &ruled.matched);
-            describe_watchers(&mut trace, &w.added, w.cut);
+            describe_watchers(&mut trace, &watcher_emails, &w.added, w.cut);
             let password_setup = !is_agent && !sender.has_password && !sender.setup_pending;
             let notifications = notify::plan(&PlanInput {
                 new_ticket: true,
@@ -398,7 +398,7 @@ pub fn decide(
                 trace.push(format!("priority: {} → {p}", t.priority));
             }
             describe_rules(&mut trace, &ruled.matched);
-            describe_watchers(&mut trace, &w.added, w.cut);
+            describe_watchers(&mut trace, &all_watchers, &w.added, w.cut);
             if internal {
                 trace.push("message: internal note (customers are not notified)".into());
             }
@@ -479,11 +479,19 @@ fn describe_rules(trace: &mut Vec<String>, matched: &[String]) {
     }
 }
 
-fn describe_watchers(trace: &mut Vec<String>, added: &[Mailbox], cut: usize) {
-    if !added.is_empty() {
-        let list: Vec<&str> = added.iter().map(|m| m.email.as_str()).collect();
-        trace.push(format!("watchers added: {}", list.join(", ")));
-    }
+fn describe_watchers(trace: &mut Vec<String>, all: &[String], added: &[Mailbox], cut: usize) {
+    let now = if all.is_empty() {
+        "none".to_owned()
+    } else {
+        all.join(", ")
+    };
+    let added: Vec<&str> = added.iter().map(|m| m.email.as_str()).collect();
+    let change = if added.is_empty() {
+        " (none added)".to_owned()
+    } else {
+        format!(" (added: {})", added.join(", "))
+    };
+    trace.push(format!("watchers: {now}{change}"));
     if cut > 0 {
         trace.push(format!(
             "watchers cut: {cut} more addresses past the limit were not added"

@@ -395,3 +395,48 @@ fn console_updates_use_the_same_rules() {
         missing.stderr
     );
 }
+
+/// The README's walkthrough gives exactly the outcomes the README shows.
+#[test]
+fn the_readme_walkthrough() {
+    let desk = Desk::with_config(
+        "[store]\npath = \"ticketd.db\"\n[support]\naddress = \"support@example.test\"\nname = \"Example Support\"\nagents = [\"agent@example.test\"]\nportal_url = \"https://support.example.test\"\n",
+    );
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/walkthrough");
+    let expected = [
+        ("1-new.eml", "created", Some(1), None),
+        ("2-agent-reply.eml", "updated", Some(1), None),
+        ("3-customer-reply-cc.eml", "updated", Some(1), None),
+        ("4-out-of-office.eml", "ignored", None, Some("auto_reply")),
+    ];
+    for (file, outcome, ticket, reason) in expected {
+        let raw = std::fs::read(dir.join(file)).expect("walkthrough mail");
+        let r = desk.ingest(&raw);
+        assert_eq!(r["outcome"], outcome, "{file}");
+        assert_eq!(r["ticket"].as_i64(), ticket, "{file}");
+        assert_eq!(r["reason"].as_str(), reason, "{file}");
+    }
+    let t = desk.ticket(1);
+    assert_eq!(
+        (
+            t["status"].as_str(),
+            t["priority"].as_str(),
+            t["category"].as_str()
+        ),
+        (Some("open"), Some("high"), Some("hardware"))
+    );
+    assert_eq!(
+        strings(&t["watchers"]),
+        ["bob@acme.test", "carol@acme.test"]
+    );
+    assert_eq!(
+        t["messages"][1]["text"],
+        "Please unplug it now; a technician is on the way."
+    );
+    let list = desk.run(&["tickets", "list"], b"");
+    assert!(
+        list.stdout.contains("Printer on fire  ann@acme.test"),
+        "{}",
+        list.stdout
+    );
+}

@@ -142,8 +142,30 @@ pub struct ImapConfig {
     pub failed_folder: String,
     #[serde(default = "default_poll")]
     pub poll_interval_secs: u64,
+    /// How ticketd logs in: LOGIN, AUTHENTICATE PLAIN, or XOAUTH2.
+    #[serde(default)]
+    pub auth: ImapAuth,
+    /// XOAUTH2: a file holding the current access token (kept fresh by
+    /// another process, e.g. a systemd timer); read at every login.
+    pub oauth_token_file: Option<PathBuf>,
+    /// Every IMAP request gets this long before the connection is dropped.
+    #[serde(default = "default_imap_timeout")]
+    pub timeout_secs: u64,
+    /// At most this many messages per fetch and transaction.
+    #[serde(default = "default_batch")]
+    pub batch_size: u32,
     #[serde(skip)]
     pub secret: Secret,
+}
+
+/// IMAP authentication mechanisms.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImapAuth {
+    #[default]
+    Login,
+    Plain,
+    Xoauth2,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -269,6 +291,12 @@ fn default_failed() -> String {
 fn default_poll() -> u64 {
     60
 }
+fn default_imap_timeout() -> u64 {
+    60
+}
+fn default_batch() -> u32 {
+    200
+}
 
 /// Every key ticketd knows, per section; anything else is reported.
 const KNOWN: &[(&str, &[&str])] = &[
@@ -313,6 +341,10 @@ const KNOWN: &[(&str, &[&str])] = &[
             "processed_folder",
             "failed_folder",
             "poll_interval_secs",
+            "auth",
+            "oauth_token_file",
+            "timeout_secs",
+            "batch_size",
         ],
     ),
     (
@@ -415,13 +447,39 @@ impl Config {
             });
         }
         if let Some(imap) = imap.as_mut() {
+            let oauth = imap.auth == ImapAuth::Xoauth2;
             imap.secret = resolve_secret(
                 "imap",
                 imap.password.take(),
                 imap.password_file.as_ref().map(|p| base_dir.join(p)),
-                true,
+                !oauth,
                 &mut problems,
             );
+            imap.oauth_token_file = imap.oauth_token_file.take().map(|p| base_dir.join(p));
+            match (&imap.oauth_token_file, oauth) {
+                (None, true) => problems.push(Problem {
+                    key: "imap.oauth_token_file".into(),
+                    message: "missing: auth = \"xoauth2\" needs a file holding the access token"
+                        .into(),
+                }),
+                (Some(_), false) => problems.push(Problem {
+                    key: "imap.oauth_token_file".into(),
+                    message: "only used with auth = \"xoauth2\"; remove it or set auth".into(),
+                }),
+                _ => {}
+            }
+            if imap.timeout_secs == 0 {
+                problems.push(Problem {
+                    key: "imap.timeout_secs".into(),
+                    message: "must be at least 1 (seconds an IMAP request may take)".into(),
+                });
+            }
+            if !(1..=5000).contains(&imap.batch_size) {
+                problems.push(Problem {
+                    key: "imap.batch_size".into(),
+                    message: "must be between 1 and 5000 (messages per fetch)".into(),
+                });
+            }
             imap.ca_file = imap.ca_file.take().map(|p| base_dir.join(p));
             check_security("imap", &imap.host, imap.security, &mut problems);
             for (key, v) in [("imap.host", &imap.host), ("imap.username", &imap.username)] {

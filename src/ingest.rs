@@ -151,6 +151,19 @@ impl Ingestor {
         raws: &[R],
         now: Timestamp,
     ) -> Result<Vec<Report>, StoreError> {
+        self.ingest_batch_then(store, raws, now, |_, _| Ok(()))
+    }
+
+    /// [`Self::ingest_batch`], then `finish` inside the same transaction
+    /// before it commits: the daemon records there which mailbox messages it
+    /// now owes a move, so that the record and the tickets commit together.
+    pub fn ingest_batch_then<R: AsRef<[u8]>>(
+        &self,
+        store: &mut Store,
+        raws: &[R],
+        now: Timestamp,
+        finish: impl FnOnce(&Connection, &[Report]) -> Result<(), StoreError>,
+    ) -> Result<Vec<Report>, StoreError> {
         let mut tx = store.write()?;
         let mut reports = Vec::with_capacity(raws.len());
         for raw in raws {
@@ -168,6 +181,7 @@ impl Ingestor {
                 }
             }
         }
+        finish(&tx, &reports)?;
         tx.commit()?;
         Ok(reports)
     }

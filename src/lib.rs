@@ -17,7 +17,9 @@
 pub mod attachments;
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod domain;
+pub mod imap;
 pub mod ingest;
 pub mod render;
 pub mod store;

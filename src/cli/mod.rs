@@ -12,6 +12,7 @@ macro_rules! outln {
 
 mod admin;
 mod ingest;
+mod run;
 mod table;
 mod tickets;
 
@@ -117,6 +118,12 @@ pub enum Command {
     Ingest { file: Option<PathBuf> },
     /// Show how a message would be handled, step by step; changes nothing.
     Explain { file: Option<PathBuf> },
+    /// The daemon: watch the IMAP mailbox until SIGTERM/SIGINT.
+    Run {
+        /// Ingest everything waiting, then exit.
+        #[arg(long)]
+        once: bool,
+    },
     /// Validate the config: exit 0, or 78 and one line per problem.
     CheckConfig,
     /// Tickets: list, show, update.
@@ -164,9 +171,18 @@ fn run(cli: Cli) -> CmdResult {
         return admin::check_config(&cli.config);
     }
     let config = Config::load(&cli.config)?;
-    init_logging(&config);
+    // The daemon tells what it does; console commands stay quiet.
+    init_logging(
+        &config,
+        if matches!(cli.command, Command::Run { .. }) {
+            "info"
+        } else {
+            "warn"
+        },
+    );
     match cli.command {
         Command::CheckConfig => Ok(()),
+        Command::Run { once } => run::run(&config, once),
         Command::Ingest { file } => ingest::ingest(&config, file.as_deref()),
         Command::Explain { file } => ingest::explain(&config, file.as_deref()),
         Command::Tickets(c) => tickets::run(&config, c),
@@ -179,7 +195,7 @@ fn run(cli: Cli) -> CmdResult {
 
 /// Logs go to stderr (stdout is the command's answer); `RUST_LOG` wins over
 /// `log.level`, and the console default is quiet.
-fn init_logging(config: &Config) {
+fn init_logging(config: &Config, default: &str) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env()
         .ok()
@@ -190,7 +206,7 @@ fn init_logging(config: &Config) {
                 .as_deref()
                 .and_then(|l| EnvFilter::try_new(l).ok())
         })
-        .unwrap_or_else(|| EnvFilter::new("warn"));
+        .unwrap_or_else(|| EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

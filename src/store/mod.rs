@@ -5,6 +5,7 @@
 pub mod apply;
 pub mod console;
 pub mod error;
+pub mod imap_state;
 pub mod queries;
 pub mod snapshot;
 
@@ -16,7 +17,10 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 pub use error::StoreError;
 
 /// Numbered migrations, applied in order; `user_version` records the last.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_imap.sql"),
+];
 
 /// How hard a commit tries to survive a power cut.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,0 +1,215 @@
+//! One IMAP session's work on the watched folder: settle the moves owed
+//! from before, then fetch → ingest → commit → move, batch after batch, and
+//! wait for more.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+
+use super::backoff::Backoff;
+use super::{plan, DaemonError, Mode, IDLE_FOR, MAX_BATCH_BYTES};
+use crate::config::ImapConfig;
+use crate::domain::model::Outcome;
+use crate::imap::{self, Mailbox, Wake};
+use crate::ingest::{now, Ingestor};
+use crate::store::{imap_state, Store};
+
+/// What a run did, for the log and for `run --once`'s summary.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub fetched: u64,
+    pub outcomes: BTreeMap<Outcome, u64>,
+    pub moved: u64,
+}
+
+pub(super) struct Worker<'a> {
+    pub imap: &'a ImapConfig,
+    pub store: Store,
+    pub ingestor: Ingestor,
+    pub shutdown: watch::Receiver<bool>,
+    pub stats: Stats,
+}
+
+impl Worker<'_> {
+    fn stopping(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+
+    /// Sleeps `wait`, or less if shutdown is asked for; true when it was.
+    pub async fn sleep_or_shutdown(&mut self, wait: Duration) -> bool {
+        if self.stopping() {
+            return true;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => false,
+            _ = self.shutdown.changed() => true,
+        }
+    }
+
+    /// One connection, from login to logout (or to the error that ends it).
+    pub async fn session(&mut self, mode: Mode, backoff: &mut Backoff) -> Result<(), DaemonError> {
+        let cfg = self.imap;
+        let mut mb = imap::connect(cfg).await?;
+        backoff.reset();
+        tracing::info!(
+            host = %cfg.host,
+            user = %cfg.username,
+            idle = mb.idle,
+            r#move = mb.has_move,
+            "connected to the mailbox"
+        );
+        mb.ensure_folder(&cfg.processed_folder).await?;
+        mb.ensure_folder(&cfg.failed_folder).await?;
+        let selected = mb.select(&cfg.folder).await?;
+        let validity = selected.uid_validity;
+        let state = {
+            let tx = self.store.write()?;
+            let state = imap_state::open_folder(&tx, &cfg.folder, validity)?;
+            if let Some(old) = state.reset_from {
+                let detail = format!(
+                    "UIDVALIDITY of {} changed from {old} to {validity}: reading the folder anew; \
+                     messages already ingested are recognised as duplicates",
+                    cfg.folder
+                );
+                tracing::warn!(folder = %cfg.folder, old, new = validity, "{detail}");
+                crate::store::apply::event(&tx, now(), None, "imap_uidvalidity_changed", &detail)?;
+            }
+            tx.commit()?;
+            state
+        };
+        self.settle_owed(&mut mb, validity).await?;
+        let mut last = state.last_uid;
+        loop {
+            last = self.drain(&mut mb, validity, last).await?;
+            if mode == Mode::Once || self.stopping() {
+                mb.logout().await;
+                return Ok(());
+            }
+            let poll = Duration::from_secs(cfg.poll_interval_secs);
+            match mb.wait(IDLE_FOR, poll, &mut self.shutdown).await? {
+                Wake::Look => {}
+                Wake::Shutdown => {
+                    mb.logout().await;
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// Carries out the moves a crash (or a failed move) left owed.
+    async fn settle_owed(&mut self, mb: &mut Mailbox, validity: u32) -> Result<(), DaemonError> {
+        let folder = &self.imap.folder;
+        let owed = imap_state::owed_moves(self.store.conn(), folder, validity)?;
+        if owed.is_empty() {
+            return Ok(());
+        }
+        let present = mb.uids_after(0).await?;
+        let mut by_dest: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+        for (uid, dest) in &owed {
+            if present.binary_search(uid).is_ok() {
+                by_dest.entry(dest.clone()).or_default().push(*uid);
+            }
+        }
+        tracing::info!(
+            owed = owed.len(),
+            still_present = by_dest.values().map(Vec::len).sum::<usize>(),
+            "settling moves owed from an earlier session"
+        );
+        for (dest, uids) in &by_dest {
+            mb.move_to(uids, dest).await?;
+            self.stats.moved += uids.len() as u64;
+        }
+        let all: Vec<u32> = owed.iter().map(|(u, _)| *u).collect();
+        let tx = self.store.write()?;
+        imap_state::moves_done(&tx, folder, validity, &all)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Ingests everything above `last`; returns the new last committed UID.
+    async fn drain(
+        &mut self,
+        mb: &mut Mailbox,
+        validity: u32,
+        mut last: u32,
+    ) -> Result<u32, DaemonError> {
+        let cfg = self.imap;
+        loop {
+            if self.stopping() {
+                return Ok(last);
+            }
+            let uids = mb.uids_after(last).await?;
+            if uids.is_empty() {
+                return Ok(last);
+            }
+            let sizes = mb.sizes(&uids).await?;
+            for batch in plan::batches(&sizes, cfg.batch_size as usize, MAX_BATCH_BYTES) {
+                let started = Instant::now();
+                let fetched = mb.fetch(&batch).await?;
+                let raws: Vec<&[u8]> = fetched.iter().map(|f| f.raw.as_slice()).collect();
+                let folder = cfg.folder.as_str();
+                let (processed, failed) =
+                    (cfg.processed_folder.as_str(), cfg.failed_folder.as_str());
+                let reports = self.ingestor.ingest_batch_then(
+                    &mut self.store,
+                    &raws,
+                    now(),
+                    |conn, reports| {
+                        let moves: Vec<(u32, &str)> = fetched
+                            .iter()
+                            .zip(reports)
+                            .map(|(f, r)| {
+                                (
+                                    f.uid,
+                                    if r.outcome == Outcome::Quarantined {
+                                        failed
+                                    } else {
+                                        processed
+                                    },
+                                )
+                            })
+                            .collect();
+                        imap_state::record_batch(conn, folder, validity, &moves)
+                    },
+                )?;
+                // Committed: from here on a crash only leaves moves owed.
+                last = last.max(batch.iter().copied().max().unwrap_or(last));
+                let mut to_processed = Vec::new();
+                let mut to_failed = Vec::new();
+                for (f, r) in fetched.iter().zip(&reports) {
+                    *self.stats.outcomes.entry(r.outcome).or_default() += 1;
+                    tracing::debug!(uid = f.uid, outcome = %r.outcome, ticket = r.ticket, reason = r.reason.as_deref(), message_id = r.message_id.as_deref(), "ingested");
+                    if r.outcome == Outcome::Quarantined {
+                        tracing::warn!(
+                            uid = f.uid,
+                            reason = r.reason.as_deref(),
+                            folder = failed,
+                            "message quarantined (kept whole); see `ticketd quarantine list`"
+                        );
+                        to_failed.push(f.uid);
+                    } else {
+                        to_processed.push(f.uid);
+                    }
+                }
+                self.stats.fetched += fetched.len() as u64;
+                mb.move_to(&to_processed, processed).await?;
+                mb.move_to(&to_failed, failed).await?;
+                self.stats.moved += fetched.len() as u64;
+                let done: Vec<u32> = fetched.iter().map(|f| f.uid).collect();
+                let tx = self.store.write()?;
+                imap_state::moves_done(&tx, folder, validity, &done)?;
+                tx.commit()?;
+                tracing::info!(
+                    messages = fetched.len(),
+                    ms = started.elapsed().as_millis() as u64,
+                    last_uid = last,
+                    "batch committed and moved"
+                );
+                if self.stopping() {
+                    return Ok(last);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! `ticketd run`: keeps the support mailbox empty. Every message is fetched,
+//! ingested through the same pipeline as `ticketd ingest`, committed, and
+//! only then moved out of the inbox (quarantined mail to the failed folder).
+//!
+//! Crash safety rests on two facts. A batch's tickets and the moves it owes
+//! (`imap_moves`) commit in one transaction before anything is moved; so a
+//! crash before the commit leaves the messages to be fetched again, and a
+//! crash after it leaves owed moves that the next session carries out
+//! without ingesting anything twice. And every message's Message-ID (or
+//! hash) is remembered, so even a message fetched twice — after a
+//! UIDVALIDITY change, say — is a `duplicate`, never a second ticket.
+
+mod backoff;
+mod folder;
+mod plan;
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::config::{Config, ImapConfig};
+use crate::imap::ImapError;
+use crate::ingest::{Ingestor, SetupError};
+use crate::store::{Durability, Store, StoreError};
+use backoff::Backoff;
+
+pub use folder::Stats;
+
+/// How long one IDLE lasts before it is renewed (RFC 2177: under 29 minutes).
+const IDLE_FOR: Duration = Duration::from_secs(25 * 60);
+/// About this much mail is held in memory at once, whatever the mailbox size.
+const MAX_BATCH_BYTES: u64 = 16 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error("{0}")]
+    Imap(#[from] ImapError),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Setup(#[from] SetupError),
+    #[error("`ticketd run` reads a mailbox: add an [imap] section to the config (see config/ticketd.example.toml)")]
+    NoImap,
+}
+
+impl From<rusqlite::Error> for DaemonError {
+    fn from(e: rusqlite::Error) -> DaemonError {
+        DaemonError::Store(e.into())
+    }
+}
+
+impl DaemonError {
+    /// Whether trying again later may work (the exit code says so: 75).
+    pub fn is_temporary(&self) -> bool {
+        match self {
+            DaemonError::Imap(e) => !e.needs_operator(),
+            DaemonError::Store(e) => e.is_temporary(),
+            DaemonError::Setup(_) | DaemonError::NoImap => false,
+        }
+    }
+}
+
+/// Whether to keep watching or stop when the mailbox is empty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Forever,
+    Once,
+}
+
+/// Runs until `shutdown` turns true (then finishes the batch in hand) or,
+/// with [`Mode::Once`], until the mailbox is empty.
+pub async fn run(
+    config: &Config,
+    mode: Mode,
+    shutdown: watch::Receiver<bool>,
+) -> Result<Stats, DaemonError> {
+    let imap = config.imap.as_ref().ok_or(DaemonError::NoImap)?;
+    // fsync on every commit: a message is moved out of the inbox right after.
+    let mut store = Store::open(
+        &config.store.path,
+        Duration::from_millis(config.store.busy_timeout_ms),
+        Durability::Full,
+    )?;
+    let ingestor = Ingestor::new(config, &mut store)?;
+    let mut d = folder::Worker {
+        imap,
+        store,
+        ingestor,
+        shutdown,
+        stats: Stats::default(),
+    };
+    let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(300));
+    loop {
+        match d.session(mode, &mut backoff).await {
+            Ok(()) => return Ok(d.stats),
+            Err(e) if mode == Mode::Once => return Err(e),
+            Err(e) => match retry_wait(&e, imap, &mut backoff) {
+                None => return Err(e),
+                Some(wait) => {
+                    if d.sleep_or_shutdown(wait).await {
+                        return Ok(d.stats);
+                    }
+                }
+            },
+        }
+    }
+}
+
+/// How long to wait after `e`, logged so an operator sees what happens;
+/// `None` for an error no wait can cure (it ends the run).
+fn retry_wait(e: &DaemonError, imap: &ImapConfig, backoff: &mut Backoff) -> Option<Duration> {
+    let wait = match e {
+        DaemonError::Imap(i) if i.needs_operator() => backoff::OPERATOR_WAIT,
+        DaemonError::Imap(_) => backoff.next(backoff::jitter()),
+        DaemonError::Store(s) if s.is_temporary() => backoff.next(backoff::jitter()),
+        DaemonError::Store(_) | DaemonError::Setup(_) | DaemonError::NoImap => return None,
+    };
+    tracing::error!(
+        error = %e,
+        host = %imap.host,
+        retry_in_secs = wait.as_secs_f32(),
+        failures = backoff.failures(),
+        "mailbox unavailable; nothing is lost, retrying"
+    );
+    Some(wait)
+}

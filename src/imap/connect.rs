@@ -1,0 +1,162 @@
+//! Opening a session: TCP, then TLS (at once, or after STARTTLS, or not at
+//! all on loopback), the greeting, the login, and the server's capabilities.
+
+use std::fmt;
+use std::time::Duration;
+
+use async_imap::Client;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+
+use super::mailbox::Mailbox;
+use super::{tls, ImapError};
+use crate::config::{ImapAuth, ImapConfig, Security};
+
+/// Any byte stream async-imap can drive: plain TCP or TLS over it.
+pub trait Io: AsyncRead + AsyncWrite + Unpin + Send + fmt::Debug {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + fmt::Debug> Io for T {}
+pub type Stream = Box<dyn Io>;
+
+/// Connects and logs in; every step bounded by `imap.timeout_secs`.
+pub async fn connect(cfg: &ImapConfig) -> Result<Mailbox, ImapError> {
+    let limit = Duration::from_secs(cfg.timeout_secs);
+    let step = |command: &str| ImapError::Timeout {
+        command: command.to_owned(),
+        secs: cfg.timeout_secs,
+    };
+    let addr = format!("{}:{}", cfg.host, cfg.port);
+    let tcp = tokio::time::timeout(limit, TcpStream::connect((cfg.host.as_str(), cfg.port)))
+        .await
+        .map_err(|_| step("connect"))?
+        .map_err(|source| ImapError::Connect {
+            addr: addr.clone(),
+            source,
+        })?;
+    let _ = tcp.set_nodelay(true);
+
+    let client: Client<Stream> = match cfg.security {
+        Security::Tls => {
+            let connector = tls::connector(&cfg.host, cfg.ca_file.as_deref())?;
+            let stream = tokio::time::timeout(limit, tls::wrap(&connector, &cfg.host, tcp))
+                .await
+                .map_err(|_| step("TLS handshake"))??;
+            greeted(Client::new(Box::new(stream) as Stream), limit, &step).await?
+        }
+        Security::None => greeted(Client::new(Box::new(tcp) as Stream), limit, &step).await?,
+        Security::Starttls => {
+            let connector = tls::connector(&cfg.host, cfg.ca_file.as_deref())?;
+            let mut plain = greeted(Client::new(tcp), limit, &step).await?;
+            // A refused STARTTLS is an error: never go on in plaintext.
+            tokio::time::timeout(limit, plain.run_command_and_check_ok("STARTTLS", None))
+                .await
+                .map_err(|_| step("STARTTLS"))?
+                .map_err(|e| ImapError::Tls {
+                    host: cfg.host.clone(),
+                    reason: format!("STARTTLS refused ({e}); not going on without TLS"),
+                })?;
+            let stream =
+                tokio::time::timeout(limit, tls::wrap(&connector, &cfg.host, plain.into_inner()))
+                    .await
+                    .map_err(|_| step("TLS handshake"))??;
+            // No greeting after STARTTLS (RFC 3501 6.2.1).
+            Client::new(Box::new(stream) as Stream)
+        }
+    };
+
+    let auth_err = |reason: String| ImapError::Auth {
+        host: cfg.host.clone(),
+        user: cfg.username.clone(),
+        reason,
+    };
+    let login = async {
+        match cfg.auth {
+            ImapAuth::Login => client
+                .login(&cfg.username, &cfg.secret.0)
+                .await
+                .map_err(|(e, _)| auth_err(e.to_string())),
+            ImapAuth::Plain => client
+                .authenticate(
+                    "PLAIN",
+                    Plain(format!("\0{}\0{}", cfg.username, cfg.secret.0)),
+                )
+                .await
+                .map_err(|(e, _)| auth_err(e.to_string())),
+            ImapAuth::Xoauth2 => {
+                let path = cfg
+                    .oauth_token_file
+                    .as_deref()
+                    .unwrap_or(std::path::Path::new(""));
+                let token = std::fs::read_to_string(path).map_err(|source| ImapError::File {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+                let initial = format!(
+                    "user={}\x01auth=Bearer {}\x01\x01",
+                    cfg.username,
+                    token.trim()
+                );
+                client
+                    .authenticate("XOAUTH2", Plain(initial))
+                    .await
+                    .map_err(|(e, _)| auth_err(e.to_string()))
+            }
+        }
+    };
+    let mut session = tokio::time::timeout(limit, login)
+        .await
+        .map_err(|_| step("login"))??;
+    let caps = tokio::time::timeout(limit, session.capabilities())
+        .await
+        .map_err(|_| step("CAPABILITY"))?
+        .map_err(|e| ImapError::command("CAPABILITY", e))?;
+    Ok(Mailbox::new(
+        session,
+        cfg.host.clone(),
+        limit,
+        caps.has_str("IDLE"),
+        caps.has_str("MOVE"),
+        caps.has_str("UIDPLUS"),
+    ))
+}
+
+/// Reads the server greeting; a `* BYE` or silence is an error.
+async fn greeted<T>(
+    mut client: Client<T>,
+    limit: Duration,
+    step: &impl Fn(&str) -> ImapError,
+) -> Result<Client<T>, ImapError>
+where
+    T: AsyncRead + AsyncWrite + Unpin + Send + fmt::Debug,
+{
+    let greeting = tokio::time::timeout(limit, client.read_response())
+        .await
+        .map_err(|_| step("greeting"))?
+        .map_err(|e| ImapError::Closed(format!(" before its greeting: {e}")))?;
+    match greeting {
+        Some(g)
+            if matches!(
+                g.parsed(),
+                async_imap::imap_proto::Response::Data {
+                    status: async_imap::imap_proto::Status::Bye,
+                    ..
+                }
+            ) =>
+        {
+            Err(ImapError::Closed(" with BYE instead of a greeting".into()))
+        }
+        Some(_) => Ok(client),
+        None => Err(ImapError::Closed(" before its greeting".into())),
+    }
+}
+
+/// A one-step SASL exchange (PLAIN, XOAUTH2): the whole answer at once. An
+/// XOAUTH2 failure arrives as a challenge; answering it with an empty line
+/// lets the server finish with NO, which becomes an `Auth` error.
+struct Plain(String);
+
+impl async_imap::Authenticator for Plain {
+    type Response = Vec<u8>;
+    fn process(&mut self, _challenge: &[u8]) -> Vec<u8> {
+        std::mem::take(&mut self.0).into_bytes()
+    }
+}

@@ -63,10 +63,21 @@ pub async fn connect(cfg: &ImapConfig) -> Result<Mailbox, ImapError> {
         }
     };
 
-    let auth_err = |reason: String| ImapError::Auth {
-        host: cfg.host.clone(),
-        user: cfg.username.clone(),
-        reason,
+    // RFC 5530: [UNAVAILABLE] is the server's trouble (its auth service is
+    // starting, say), not wrong credentials: retry soon, not in five minutes.
+    let auth_err = |reason: String| {
+        if reason.contains("UNAVAILABLE") {
+            ImapError::Unavailable {
+                host: cfg.host.clone(),
+                reason,
+            }
+        } else {
+            ImapError::Auth {
+                host: cfg.host.clone(),
+                user: cfg.username.clone(),
+                reason,
+            }
+        }
     };
     let login = async {
         match cfg.auth {

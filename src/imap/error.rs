@@ -19,6 +19,8 @@ pub enum ImapError {
         user: String,
         reason: String,
     },
+    #[error("{host} cannot log anyone in right now: {reason}; retrying")]
+    Unavailable { host: String, reason: String },
     #[error("{host} does not offer {what}")]
     Unsupported { host: String, what: String },
     #[error("IMAP {command} got no answer within {secs} s (imap.timeout_secs)")]

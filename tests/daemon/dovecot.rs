@@ -97,8 +97,19 @@ pub struct Imap {
 }
 
 impl Imap {
+    /// Logs in, retrying while Dovecot's auth service is still starting.
     pub fn login(port: u16, user: &str, pass: &str) -> Imap {
-        let s = TcpStream::connect(("127.0.0.1", port)).expect("connect to dovecot");
+        for _ in 0..40 {
+            if let Some(i) = Imap::try_login(port, user, pass) {
+                return i;
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        panic!("cannot log in to dovecot on port {port} as {user}");
+    }
+
+    fn try_login(port: u16, user: &str, pass: &str) -> Option<Imap> {
+        let s = TcpStream::connect(("127.0.0.1", port)).ok()?;
         s.set_read_timeout(Some(Duration::from_secs(30)))
             .expect("timeout");
         let mut i = Imap {
@@ -107,9 +118,18 @@ impl Imap {
             tag: 0,
         };
         let mut greeting = String::new();
-        i.r.read_line(&mut greeting).expect("greeting");
-        i.cmd(&format!("LOGIN \"{user}\" \"{pass}\""));
-        i
+        i.r.read_line(&mut greeting).ok()?;
+        i.tag += 1;
+        write!(i.w, "t{} LOGIN \"{user}\" \"{pass}\"\r\n", i.tag).ok()?;
+        loop {
+            let mut line = String::new();
+            if i.r.read_line(&mut line).ok()? == 0 {
+                return None;
+            }
+            if let Some(rest) = line.strip_prefix(&format!("t{} ", i.tag)) {
+                return rest.starts_with("OK").then_some(i);
+            }
+        }
     }
 
     /// Sends a command and returns the untagged lines; panics unless OK.

@@ -42,13 +42,15 @@ impl Daemon {
         )
     }
 
-    fn spawn(&self) -> Child {
+    fn spawn(&self) -> Running {
         let log = std::fs::File::create(self.dir.path().join("run.log")).expect("log");
-        self.cmd(&["run"])
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("spawn ticketd run")
+        Running(
+            self.cmd(&["run"])
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .expect("spawn ticketd run"),
+        )
     }
 
     fn log(&self) -> String {
@@ -85,7 +87,20 @@ impl Daemon {
     }
 }
 
-fn terminate(child: &mut Child) -> i32 {
+/// A running `ticketd run`, killed if the test fails before stopping it.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+fn terminate(running: &mut Running) -> i32 {
+    let child = &mut running.0;
     let _ = Command::new("kill")
         .arg("-TERM")
         .arg(child.id().to_string())
@@ -272,8 +287,8 @@ fn sigkill_in_the_middle_of_a_large_batch_loses_and_doubles_nothing() {
     for threshold in [1, 400, 900] {
         let mut child = d.spawn();
         d.wait_for(60, "progress", |d| d.tickets() >= threshold);
-        child.kill().expect("SIGKILL");
-        let _ = child.wait();
+        child.0.kill().expect("SIGKILL");
+        let _ = child.0.wait();
     }
     let (code, out, err) = d.once();
     assert_eq!(code, 0, "{out}{err}");

@@ -10,6 +10,9 @@
 
 use std::time::{Duration, Instant};
 
+#[path = "common/mailbox.rs"]
+mod mailbox;
+
 use ticketd::config::Config;
 use ticketd::domain::model::Outcome;
 use ticketd::domain::time::Timestamp;
@@ -24,7 +27,16 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(if bench { 10_000 } else { 300 });
-    let mailbox = generate(n);
+    // The in-process figure: small attachments, so that the database path,
+    // not the filesystem, is what is measured (benches/daemon.rs has the
+    // full mix with 20-200 KB attachments).
+    let mailbox = mailbox::generate(
+        n,
+        &mailbox::Mix {
+            attachment: (2_000, 4_000),
+            attachment_percent: 0,
+        },
+    );
     let bytes: usize = mailbox.iter().map(Vec::len).sum();
     println!(
         "mailbox: {n} messages, {:.1} MiB, {} cores",
@@ -163,59 +175,4 @@ fn peak_rss_kib() -> u64 {
                 .and_then(|v| v.parse().ok())
         })
         .unwrap_or(0)
-}
-
-/// A deterministic mix, in the proportions a busy support inbox sees.
-fn generate(n: usize) -> Vec<Vec<u8>> {
-    let mut rng = 0x2545_f491_4f6c_dd1d_u64;
-    let mut next = move || {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng
-    };
-    let mut out = Vec::with_capacity(n);
-    let mut opened: Vec<(usize, String)> = Vec::new();
-    let body = "Hello,\n\nsince this morning the export to CSV fails with a timeout after about\nthirty seconds. We tried two browsers and a different network.\nIt worked fine last week. Our order ORD-4711 depends on it.\n\nThanks for looking into it,\n";
-    for i in 0..n {
-        let roll = next() % 100;
-        let sender = format!("user{}@customer{}.test", next() % 2000, next() % 300);
-        let date = "Mon, 30 Nov 2026 08:00:00 +0000";
-        let msg = if roll < 40 || opened.is_empty() {
-            let subject = if roll % 10 == 0 {
-                "Site down, urgent"
-            } else {
-                "CSV export fails"
-            };
-            opened.push((i, sender.clone()));
-            format!(
-                "From: Customer {i} <{sender}>\r\nTo: support@example.test\r\nCc: colleague{i}@customer.test, boss{}@customer.test\r\nSubject: {subject} ({i})\r\nMessage-ID: <m{i}@customer.test>\r\nDate: {date}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}-- \r\nCustomer {i}\r\n",
-                i % 7
-            )
-        } else if roll < 75 {
-            let (orig, who) = &opened[(next() as usize) % opened.len()];
-            format!(
-                "From: {who}\r\nTo: support@example.test\r\nSubject: Re: CSV export fails ({orig})\r\nMessage-ID: <m{i}@customer.test>\r\nIn-Reply-To: <m{orig}@customer.test>\r\nReferences: <m{orig}@customer.test>\r\nDate: {date}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nStill failing today, see the log below.\r\n\r\nOn Mon, 30 Nov 2026, Support wrote:\r\n> Could you try again?\r\n> \r\n> {body}\r\n"
-            )
-        } else if roll < 85 {
-            let (orig, _) = &opened[(next() as usize) % opened.len()];
-            format!(
-                "From: Agent <agent1@example.test>\r\nTo: support@example.test\r\nSubject: Re: [#1] CSV export\r\nMessage-ID: <m{i}@example.test>\r\nIn-Reply-To: <m{orig}@customer.test>\r\nDate: {date}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n#status pending\r\n#category export\r\nWe deployed a fix, please try again.\r\n"
-            )
-        } else if roll < 90 {
-            format!(
-                "From: {sender}\r\nTo: support@example.test\r\nSubject: Rechnung\r\nMessage-ID: <m{i}@customer.test>\r\nDate: {date}\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b{i}\"\r\n\r\n--b{i}\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<html><body><p>Guten Tag,</p><p>die Rechnung <b>fehlt</b>.</p><div class=\"gmail_quote\">alt</div></body></html>\r\n--b{i}\r\nContent-Type: application/pdf; name=\"invoice-{i}.pdf\"\r\nContent-Disposition: attachment; filename=\"invoice-{i}.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQKJcfsj6IKNSAwIG9iago8PC9MZW5ndGggNiAwIFI+PgpzdHJlYW0K{i:08}\r\n--b{i}--\r\n"
-            )
-        } else if roll < 95 {
-            format!(
-                "From: {sender}\r\nTo: support@example.test\r\nSubject: Automatic reply: CSV export fails\r\nMessage-ID: <m{i}@customer.test>\r\nAuto-Submitted: auto-replied\r\nDate: {date}\r\n\r\nI am out of the office.\r\n"
-            )
-        } else {
-            format!(
-                "From: MAILER-DAEMON@mx.customer.test\r\nTo: support@example.test\r\nSubject: Undelivered Mail Returned to Sender\r\nMessage-ID: <m{i}@mx.customer.test>\r\nDate: {date}\r\nMIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"r{i}\"\r\n\r\n--r{i}\r\nContent-Type: text/plain\r\n\r\nDelivery failed.\r\n--r{i}\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.customer.test\r\n\r\nFinal-Recipient: rfc822; {sender}\r\nAction: failed\r\nStatus: 5.1.1\r\n--r{i}--\r\n"
-            )
-        };
-        out.push(msg.into_bytes());
-    }
-    out
 }

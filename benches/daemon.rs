@@ -1,0 +1,214 @@
+//! The daemon against a private Dovecot (DESIGN §7): a generated mailbox of
+//! 10,000 messages (new requests with Cc, threaded replies, 20-200 KB
+//! attachments, auto-replies, bounces, several charsets) delivered into the
+//! support Maildir, then in one run:
+//!
+//! * the floor: one IMAP connection fetching every message raw, no ingest;
+//! * `ticketd run --once` over the same mailbox: full ingest, commit, move;
+//! * their ratio, messages per second, and the daemon's peak RSS;
+//! * IDLE latency: APPEND to committed ticket, median and p99 over 100.
+//!
+//! `cargo bench --bench daemon` (root: it starts Dovecot). `BENCH_MESSAGES`
+//! changes the mailbox size. Under `cargo test` it runs a small mailbox once.
+
+#[path = "../tests/daemon/dovecot.rs"]
+#[allow(dead_code)]
+mod dovecot;
+#[path = "common/mailbox.rs"]
+mod mailbox;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use dovecot::{deliver, Dovecot};
+
+fn main() {
+    let bench = std::env::args().any(|a| a == "--bench");
+    let n: usize = std::env::var("BENCH_MESSAGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(if bench { 10_000 } else { 200 });
+    let samples = if bench { 100 } else { 5 };
+    let raws = mailbox::generate(
+        n,
+        &mailbox::Mix {
+            attachment: (20_000, 200_000),
+            attachment_percent: 25,
+        },
+    );
+    let bytes: usize = raws.iter().map(Vec::len).sum();
+    println!(
+        "mailbox: {n} messages, {:.1} MiB, {} cores",
+        bytes as f64 / 1_048_576.0,
+        std::thread::available_parallelism()
+            .map(|c| c.get())
+            .unwrap_or(1)
+    );
+
+    let dv = Dovecot::start();
+    deliver(&dv, &raws);
+    let work = tempfile::tempdir().expect("temp dir");
+    let config = work.path().join("ticketd.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[store]\npath = \"ticketd.db\"\n[support]\naddress = \"support@example.test\"\nagents = [\"agent1@example.test\"]\nportal_url = \"https://support.example.test\"\n[imap]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\nusername = \"support@example.test\"\npassword = \"secret\"\n",
+            dv.port
+        ),
+    )
+    .expect("config");
+    let parsed = ticketd::config::Config::load(&config).expect("config parses");
+    let imap_cfg = parsed.imap.clone().expect("imap section");
+
+    // The floor: fetch everything raw, as the daemon does (same batches), no ingest.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let floors: Vec<Duration> = (0..3)
+        .map(|_| rt.block_on(fetch_all(&imap_cfg, n)))
+        .collect();
+    let mut sorted = floors.clone();
+    sorted.sort();
+    let floor = sorted[1];
+
+    // Full ingest: the real binary, once over the whole mailbox.
+    let start = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ticketd"))
+        .arg("--config")
+        .arg(&config)
+        .args(["run", "--once"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ticketd run --once");
+    let mut peak_kib = 0;
+    while child.try_wait().expect("wait").is_none() {
+        peak_kib = peak_kib.max(vm_hwm(child.id()));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let ingest = start.elapsed();
+    let out = child.wait_with_output().expect("output");
+    let summary = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert!(out.status.success(), "ticketd run --once failed: {summary}");
+    assert!(
+        summary.contains(&format!("fetched {n} message(s)")),
+        "{summary}"
+    );
+
+    // IDLE latency: APPEND, then wait for the committed ticket.
+    let log = std::fs::File::create(work.path().join("run.log")).expect("log");
+    let mut daemon = Command::new(env!("CARGO_BIN_EXE_ticketd"))
+        .arg("--config")
+        .arg(&config)
+        .arg("run")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("ticketd run");
+    let db = work.path().join("ticketd.db");
+    wait_until(Duration::from_secs(30), || {
+        std::fs::read_to_string(work.path().join("run.log"))
+            .unwrap_or_default()
+            .contains("connected to the mailbox")
+    });
+    std::thread::sleep(Duration::from_millis(300)); // into IDLE
+    let conn =
+        rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("db");
+    conn.busy_timeout(Duration::from_secs(5)).expect("busy");
+    let mut imap = dv.imap();
+    let mut lat: Vec<Duration> = Vec::with_capacity(samples);
+    for k in 0..samples {
+        let subject = format!("latency probe {k}");
+        let raw = format!(
+            "From: probe{k}@latency.test\r\nTo: support@example.test\r\nSubject: {subject}\r\nMessage-ID: <probe-{k}@latency.test>\r\n\r\nping\r\n"
+        );
+        let t0 = Instant::now();
+        imap.append("INBOX", raw.as_bytes());
+        wait_until(Duration::from_secs(30), || {
+            conn.query_row(
+                "SELECT count(*) FROM tickets WHERE subject = ?1",
+                [&subject],
+                |r| r.get::<_, i64>(0),
+            )
+            .unwrap_or(0)
+                == 1
+        });
+        lat.push(t0.elapsed());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(daemon.id().to_string())
+        .status();
+    let _ = daemon.wait();
+    lat.sort();
+    let p = |q: f64| lat[((lat.len() as f64 * q).ceil() as usize).clamp(1, lat.len()) - 1];
+
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!("{:<44} {:>10}  {:>10}", "measure", "time", "msg/s");
+    println!(
+        "{:<44} {:>8.0}ms  {:>10.0}",
+        "floor: raw IMAP fetch (median of 3)",
+        ms(floor),
+        n as f64 / floor.as_secs_f64()
+    );
+    println!(
+        "{:<44} {:>8.0}ms  {:>10.0}",
+        "ticketd run --once (fetch, ingest, move)",
+        ms(ingest),
+        n as f64 / ingest.as_secs_f64()
+    );
+    println!(
+        "ratio ingest/floor: {:.2}x",
+        ingest.as_secs_f64() / floor.as_secs_f64()
+    );
+    println!(
+        "peak RSS of ticketd run --once: {:.1} MiB",
+        peak_kib as f64 / 1024.0
+    );
+    println!(
+        "IDLE latency, APPEND to committed ticket ({samples} messages): median {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        ms(p(0.5)),
+        ms(p(0.99)),
+        ms(lat[lat.len() - 1])
+    );
+    println!("daemon said: {summary}");
+}
+
+async fn fetch_all(cfg: &ticketd::config::ImapConfig, n: usize) -> Duration {
+    let mut mb = ticketd::imap::connect(cfg).await.expect("connect");
+    mb.select(&cfg.folder).await.expect("select");
+    let start = Instant::now();
+    let uids = mb.uids_after(0).await.expect("search");
+    assert_eq!(uids.len(), n);
+    let mut got = 0;
+    for chunk in uids.chunks(cfg.batch_size as usize) {
+        got += mb.fetch(chunk).await.expect("fetch").len();
+    }
+    let t = start.elapsed();
+    assert_eq!(got, n);
+    mb.logout().await;
+    t
+}
+
+fn vm_hwm(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < limit, "timed out");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}

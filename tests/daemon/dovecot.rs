@@ -13,6 +13,7 @@ pub struct Dovecot {
     pub dir: tempfile::TempDir,
     pub port: u16,
     pub tls_port: u16,
+    capability: Option<String>,
 }
 
 pub fn free_port() -> u16 {
@@ -28,11 +29,17 @@ fn script(name: &str) -> PathBuf {
 
 impl Dovecot {
     pub fn start() -> Dovecot {
+        Dovecot::start_with(None)
+    }
+
+    /// A server that advertises only `capability` (no IDLE, no MOVE, say).
+    pub fn start_with(capability: Option<&str>) -> Dovecot {
         let dir = tempfile::tempdir().expect("temp dir");
         let d = Dovecot {
             dir,
             port: free_port(),
             tls_port: free_port(),
+            capability: capability.map(str::to_owned),
         };
         d.up();
         d
@@ -47,7 +54,11 @@ impl Dovecot {
         // Output to a file: the daemon would inherit a pipe and hang a reader.
         let log = self.dir.path().join("up.log");
         let out = std::fs::File::create(&log).expect("log");
-        let status = Command::new(script("dovecot-up"))
+        let mut cmd = Command::new(script("dovecot-up"));
+        if let Some(c) = &self.capability {
+            cmd.env("DOVECOT_CAPABILITY", c);
+        }
+        let status = cmd
             .arg(self.state())
             .arg(self.port.to_string())
             .arg(self.tls_port.to_string())

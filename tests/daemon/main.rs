@@ -396,3 +396,36 @@ fn plain_and_xoauth2_mechanisms_reach_the_server() {
     assert_eq!(code, 78, "{err}");
     assert!(err.contains("refused the login"), "{err}");
 }
+
+/// A server without IDLE and MOVE: the daemon polls, and moves by COPY,
+/// `\Deleted` and UID EXPUNGE.
+#[test]
+fn without_idle_and_move_it_polls_and_copies() {
+    let dv = Dovecot::start_with(Some("IMAP4rev1 LITERAL+ UIDPLUS"));
+    let d = Daemon::new(&dv, "");
+    let mut child = d.spawn();
+    d.wait_for(20, "the daemon to connect", |d| {
+        d.log().contains("connected to the mailbox")
+    });
+    assert!(
+        d.log().contains("idle=false") && d.log().contains("move=false"),
+        "{}",
+        d.log()
+    );
+    let mut imap = dv.imap();
+    imap.append("INBOX", &mail(1, "polled"));
+    imap.append("INBOX", b"not a mail at all\r\n");
+    d.wait_for(20, "the ticket", |d| d.tickets() == 1);
+    d.wait_for(20, "the moves", |d| {
+        d.count("SELECT count(*) FROM imap_moves") == 0
+    });
+    assert_eq!(
+        (
+            imap.count("INBOX"),
+            imap.count("Processed"),
+            imap.count("Failed")
+        ),
+        (0, 1, 1)
+    );
+    assert_eq!(terminate(&mut child), 0);
+}

@@ -79,7 +79,7 @@ fn main() {
         .arg(&config)
         .args(["run", "--once"])
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(work.path().join("once.log")).expect("log"))
         .spawn()
         .expect("ticketd run --once");
     let mut peak_kib = 0;
@@ -175,6 +175,12 @@ fn main() {
         ms(lat[lat.len() - 1])
     );
     println!("daemon said: {summary}");
+    if std::env::var_os("BENCH_VERBOSE").is_some() {
+        print!(
+            "{}",
+            std::fs::read_to_string(work.path().join("once.log")).unwrap_or_default()
+        );
+    }
 }
 
 async fn fetch_all(cfg: &ticketd::config::ImapConfig, n: usize) -> Duration {

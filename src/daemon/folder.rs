@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use super::backoff::Backoff;
-use super::{plan, DaemonError, Mode, IDLE_FOR, MAX_BATCH_BYTES};
+use super::{plan, DaemonError, Mode, IDLE_FOR, MAX_BATCH_BYTES, MOVE_EVERY};
 use crate::config::ImapConfig;
 use crate::domain::model::Outcome;
 use crate::imap::{self, Mailbox, Wake};
@@ -29,6 +29,11 @@ pub(super) struct Worker<'a> {
     pub ingestor: Ingestor,
     pub shutdown: watch::Receiver<bool>,
     pub stats: Stats,
+    /// UIDs moved whose owed-move rows are still in the database; deleted
+    /// with the next batch's commit, or by [`Worker::flush_moves`].
+    pub moved_unrecorded: Vec<u32>,
+    /// Committed messages not yet moved, by destination folder.
+    pub owed: BTreeMap<String, Vec<u32>>,
 }
 
 impl Worker<'_> {
@@ -80,8 +85,11 @@ impl Worker<'_> {
         };
         self.settle_owed(&mut mb, validity).await?;
         let mut last = state.last_uid;
+        self.moved_unrecorded.clear();
+        self.owed.clear();
         loop {
             last = self.drain(&mut mb, validity, last).await?;
+            self.flush_moves(validity)?;
             if mode == Mode::Once || self.stopping() {
                 mb.logout().await;
                 return Ok(());
@@ -95,6 +103,34 @@ impl Worker<'_> {
                 }
             }
         }
+    }
+
+    /// Moves the committed messages out of the folder. Done in large sets:
+    /// a Maildir server pays for each MOVE in proportion to the folder's
+    /// size, so 200 moves of 50 cost far more than one of 10,000 (measured:
+    /// 490 ms per 200-message MOVE in a 6,000-message INBOX).
+    async fn move_owed(&mut self, mb: &mut Mailbox) -> Result<(), DaemonError> {
+        for (dest, uids) in std::mem::take(&mut self.owed) {
+            if uids.is_empty() {
+                continue;
+            }
+            mb.move_to(&uids, &dest).await?;
+            self.stats.moved += uids.len() as u64;
+            self.moved_unrecorded.extend(uids);
+        }
+        Ok(())
+    }
+
+    /// Records the moves done since the last commit.
+    fn flush_moves(&mut self, validity: u32) -> Result<(), DaemonError> {
+        if self.moved_unrecorded.is_empty() {
+            return Ok(());
+        }
+        let tx = self.store.write()?;
+        imap_state::moves_done(&tx, &self.imap.folder, validity, &self.moved_unrecorded)?;
+        tx.commit()?;
+        self.moved_unrecorded.clear();
+        Ok(())
     }
 
     /// Carries out the moves a crash (or a failed move) left owed.
@@ -137,20 +173,24 @@ impl Worker<'_> {
         let cfg = self.imap;
         loop {
             if self.stopping() {
+                self.move_owed(mb).await?;
                 return Ok(last);
             }
             let uids = mb.uids_after(last).await?;
             if uids.is_empty() {
+                self.move_owed(mb).await?;
                 return Ok(last);
             }
             let sizes = mb.sizes(&uids).await?;
             for batch in plan::batches(&sizes, cfg.batch_size as usize, MAX_BATCH_BYTES) {
                 let started = Instant::now();
                 let fetched = mb.fetch(&batch).await?;
+                let fetch_ms = started.elapsed().as_millis() as u64;
                 let raws: Vec<&[u8]> = fetched.iter().map(|f| f.raw.as_slice()).collect();
                 let folder = cfg.folder.as_str();
                 let (processed, failed) =
                     (cfg.processed_folder.as_str(), cfg.failed_folder.as_str());
+                let moved = &self.moved_unrecorded;
                 let reports = self.ingestor.ingest_batch_then(
                     &mut self.store,
                     &raws,
@@ -170,9 +210,14 @@ impl Worker<'_> {
                                 )
                             })
                             .collect();
-                        imap_state::record_batch(conn, folder, validity, &moves)
+                        imap_state::record_batch(conn, folder, validity, &moves)?;
+                        // The previous batch's moves are done: record that
+                        // here rather than pay a commit (an fsync) of its own.
+                        imap_state::moves_done(conn, folder, validity, moved)
                     },
                 )?;
+                self.moved_unrecorded.clear();
+                let ingest_ms = started.elapsed().as_millis() as u64 - fetch_ms;
                 // Committed: from here on a crash only leaves moves owed.
                 last = last.max(batch.iter().copied().max().unwrap_or(last));
                 let mut to_processed = Vec::new();
@@ -193,18 +238,24 @@ impl Worker<'_> {
                     }
                 }
                 self.stats.fetched += fetched.len() as u64;
-                mb.move_to(&to_processed, processed).await?;
-                mb.move_to(&to_failed, failed).await?;
-                self.stats.moved += fetched.len() as u64;
-                let done: Vec<u32> = fetched.iter().map(|f| f.uid).collect();
-                let tx = self.store.write()?;
-                imap_state::moves_done(&tx, folder, validity, &done)?;
-                tx.commit()?;
+                self.owed
+                    .entry(processed.to_owned())
+                    .or_default()
+                    .extend(to_processed);
+                self.owed
+                    .entry(failed.to_owned())
+                    .or_default()
+                    .extend(to_failed);
+                if self.owed.values().map(Vec::len).sum::<usize>() >= MOVE_EVERY {
+                    self.move_owed(mb).await?;
+                }
                 tracing::info!(
                     messages = fetched.len(),
                     ms = started.elapsed().as_millis() as u64,
+                    fetch_ms,
+                    ingest_ms,
                     last_uid = last,
-                    "batch committed and moved"
+                    "batch committed"
                 );
                 if self.stopping() {
                     return Ok(last);

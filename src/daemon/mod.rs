@@ -29,7 +29,10 @@ pub use folder::Stats;
 /// How long one IDLE lasts before it is renewed (RFC 2177: under 29 minutes).
 const IDLE_FOR: Duration = Duration::from_secs(25 * 60);
 /// About this much mail is held in memory at once, whatever the mailbox size.
-const MAX_BATCH_BYTES: u64 = 16 * 1024 * 1024;
+const MAX_BATCH_BYTES: u64 = 8 * 1024 * 1024;
+/// Committed messages are moved out of the folder once this many are owed
+/// (and whenever the folder is drained).
+const MOVE_EVERY: usize = 2_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
@@ -88,6 +91,8 @@ pub async fn run(
         ingestor,
         shutdown,
         stats: Stats::default(),
+        moved_unrecorded: Vec::new(),
+        owed: Default::default(),
     };
     let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(300));
     loop {

@@ -416,6 +416,9 @@ fn without_idle_and_move_it_polls_and_copies() {
     imap.append("INBOX", &mail(1, "polled"));
     imap.append("INBOX", b"not a mail at all\r\n");
     d.wait_for(20, "the ticket", |d| d.tickets() == 1);
+    d.wait_for(20, "the quarantine", |d| {
+        d.count("SELECT count(*) FROM quarantine") == 1
+    });
     d.wait_for(20, "the moves", |d| {
         d.count("SELECT count(*) FROM imap_moves") == 0
     });

@@ -325,15 +325,7 @@ impl Ingestor {
                     _ => None,
                 };
                 let d = decide::decide_unusual(&class, sent.as_deref());
-                let raw_id = apply::store_raw(conn, raw)?;
-                let reason = d.reason.clone().unwrap_or_default();
-                apply::event(
-                    conn,
-                    now,
-                    None,
-                    "mail_ignored",
-                    &format!("{reason}: {summary} (raw {raw_id})"),
-                )?;
+                keep_ignored(conn, raw, d.reason.as_deref(), &summary, now)?;
                 if let Change::MarkBouncing { recipients } = &d.change {
                     apply::mark_bouncing(conn, recipients, &d.trace.join("; "), now)?;
                 }
@@ -377,21 +369,32 @@ impl Ingestor {
                 None
             }
             Change::Nothing | Change::MarkBouncing { .. } => {
-                let raw_id = apply::store_raw(conn, raw)?;
-                let reason = d.reason.clone().unwrap_or_default();
-                apply::event(
-                    conn,
-                    now,
-                    None,
-                    "mail_ignored",
-                    &format!("{reason}: {summary} (raw {raw_id})"),
-                )?;
+                keep_ignored(conn, raw, d.reason.as_deref(), &summary, now)?;
                 None
             }
         };
         apply::mark_seen(conn, &key, d.outcome, ticket, now)?;
         Ok(report(d.outcome, ticket, d.reason, d.trace))
     }
+}
+
+/// An ignored mail leaves its raw bytes and one event saying why.
+fn keep_ignored(
+    conn: &Connection,
+    raw: &[u8],
+    reason: Option<&str>,
+    summary: &str,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let raw_id = apply::store_raw(conn, raw)?;
+    let reason = reason.unwrap_or("ignored");
+    apply::event(
+        conn,
+        now,
+        None,
+        "mail_ignored",
+        &format!("{reason}: {summary} (raw {raw_id})"),
+    )
 }
 
 /// The wall clock, read at the edge and passed into the core.

@@ -9,7 +9,10 @@
 //! * IDLE latency: APPEND to committed ticket, median and p99 over 100.
 //!
 //! `cargo bench --bench daemon` (root: it starts Dovecot). `BENCH_MESSAGES`
-//! changes the mailbox size. Under `cargo test` it runs a small mailbox once.
+//! changes the mailbox size; `BENCH_VERBOSE=1` prints the daemon's log (with
+//! each batch's fetch and ingest times); `BENCH_WRAP="valgrind --tool=massif"`
+//! runs the daemon under a profiler. Under `cargo test` it runs a small
+//! mailbox once.
 
 #[path = "../tests/daemon/dovecot.rs"]
 #[allow(dead_code)]
@@ -74,7 +77,21 @@ fn main() {
 
     // Full ingest: the real binary, once over the whole mailbox.
     let start = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ticketd"))
+    // BENCH_WRAP="valgrind --tool=massif" runs the daemon under a profiler.
+    let wrap: Vec<String> = std::env::var("BENCH_WRAP")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    let mut cmd = match wrap.split_first() {
+        Some((tool, args)) => {
+            let mut c = Command::new(tool);
+            c.args(args).arg(env!("CARGO_BIN_EXE_ticketd"));
+            c
+        }
+        None => Command::new(env!("CARGO_BIN_EXE_ticketd")),
+    };
+    let mut child = cmd
         .arg("--config")
         .arg(&config)
         .args(["run", "--once"])

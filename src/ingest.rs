@@ -2,8 +2,6 @@
 //! one snapshot, decide, apply — inside one transaction (or one savepoint of
 //! a batch transaction). `explain` runs this very code and rolls back.
 
-use std::path::PathBuf;
-
 use rusqlite::Connection;
 use serde::Serialize;
 
@@ -404,9 +402,4 @@ pub fn now() -> Timestamp {
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
     Timestamp(secs)
-}
-
-/// The database path a config names, for error messages.
-pub fn db_path(config: &Config) -> PathBuf {
-    config.store.path.clone()
 }

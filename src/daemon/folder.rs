@@ -182,6 +182,11 @@ impl Worker<'_> {
                 return Ok(last);
             }
             let sizes = mb.sizes(&uids).await?;
+            tracing::info!(
+                messages = uids.len(),
+                bytes = sizes.iter().map(|(_, b)| u64::from(*b)).sum::<u64>(),
+                "new mail waiting"
+            );
             for batch in plan::batches(&sizes, cfg.batch_size as usize, MAX_BATCH_BYTES) {
                 let started = Instant::now();
                 let fetched = mb.fetch(&batch).await?;

@@ -182,6 +182,8 @@ impl Mailbox {
     }
 
     /// The raw messages, unmarked (`BODY.PEEK[]` leaves `\Seen` alone).
+    /// Each response is copied out and dropped as it arrives: holding them
+    /// all would pin every read buffer they were cut from.
     pub async fn fetch(&mut self, uids: &[u32]) -> Result<Vec<Fetched>, ImapError> {
         if uids.is_empty() {
             return Ok(Vec::new());
@@ -189,22 +191,20 @@ impl Mailbox {
         let limit = self.limit;
         let s = self.session()?;
         let set = uid_set(uids);
-        let fetches: Vec<_> = Self::timed(limit, "UID FETCH BODY.PEEK[]", async {
-            s.uid_fetch(&set, "(UID BODY.PEEK[])")
-                .await?
-                .try_collect()
-                .await
+        let mut out: Vec<Fetched> = Self::timed(limit, "UID FETCH BODY.PEEK[]", async {
+            let mut stream = s.uid_fetch(&set, "(UID BODY.PEEK[])").await?;
+            let mut out = Vec::with_capacity(uids.len());
+            while let Some(f) = stream.try_next().await? {
+                if let (Some(uid), Some(body)) = (f.uid, f.body()) {
+                    out.push(Fetched {
+                        uid,
+                        raw: body.to_vec(),
+                    });
+                }
+            }
+            Ok(out)
         })
         .await?;
-        let mut out: Vec<Fetched> = fetches
-            .iter()
-            .filter_map(|f| {
-                Some(Fetched {
-                    uid: f.uid?,
-                    raw: f.body()?.to_vec(),
-                })
-            })
-            .collect();
         out.sort_unstable_by_key(|f| f.uid);
         Ok(out)
     }

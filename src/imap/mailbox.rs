@@ -280,6 +280,10 @@ impl Mailbox {
                     Ok(IdleResponse::NewData(_) | IdleResponse::Timeout | IdleResponse::ManualInterrupt) => Wake::Look,
                     Err(e) => return Err(ImapError::command("IDLE", e)),
                 },
+                // async-imap restarts its timeout on every keepalive the
+                // server sends; this deadline does not move, so IDLE is
+                // re-issued in time (RFC 2177: before 29 minutes).
+                _ = tokio::time::sleep(idle_for) => Wake::Look,
                 _ = shutdown.changed() => Wake::Shutdown,
             }
         };

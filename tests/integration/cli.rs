@@ -287,3 +287,11 @@ fn explain_changes_nothing_and_tells_the_steps() {
     // …and the real ingest afterwards is not a duplicate.
     assert_eq!(desk.ingest(&m)["outcome"], "created");
 }
+
+#[test]
+fn run_without_an_imap_section_says_what_to_add() {
+    let desk = Desk::new();
+    let out = desk.run(&["run", "--once"], b"");
+    assert_eq!(out.code, 78, "{}", out.stderr);
+    assert!(out.stderr.contains("[imap]"), "{}", out.stderr);
+}

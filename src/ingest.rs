@@ -203,6 +203,19 @@ impl Ingestor {
         Ok(report)
     }
 
+    /// `users reset-password` from the console, in one transaction.
+    pub fn reset_password(
+        &self,
+        store: &mut Store,
+        email: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let tx = store.write()?;
+        console::reset_password(&tx, &self.env(now, Mode::Commit), email)?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// `tickets update` from the console, in one transaction.
     pub fn update_ticket(
         &self,

@@ -66,6 +66,8 @@ pub enum UsersCmd {
     SetRole { email: String, role: Role },
     /// Let mail go to an address again after it bounced.
     ClearBounce { email: String },
+    /// Send a fresh single-use password-setup link to an account.
+    ResetPassword { email: String },
 }
 
 /// Every problem, one line each, and 78; or a one-line summary and 0.
@@ -269,6 +271,15 @@ pub fn users(config: &Config, cmd: UsersCmd) -> CmdResult {
                 Some(o) => outln!("{email}: {o} → {role}"),
                 None => outln!("{email}: new account as {role}"),
             }
+            Ok(())
+        }
+        UsersCmd::ResetPassword { email } => {
+            let (mut store, ingestor) = open_ingestor(config)?;
+            ingestor.reset_password(&mut store, &email, now())?;
+            outln!(
+                "{email}: password-setup link queued (valid {} h); see `ticketd outbox list`",
+                config.support.password_token_hours
+            );
             Ok(())
         }
         UsersCmd::ClearBounce { email } => {

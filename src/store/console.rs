@@ -211,3 +211,38 @@ fn strings(conn: &Connection, sql: &str, arg: Option<i64>) -> Result<Vec<String>
     };
     Ok(rows)
 }
+
+/// `users reset-password`: a fresh single-use setup link for an account, on
+/// request (a customer who lost theirs). Unknown addresses get no account:
+/// the operator is told instead, so a typo does not create one.
+pub fn reset_password(
+    conn: &Connection,
+    env: &ApplyEnv<'_>,
+    email: &str,
+) -> Result<(), StoreError> {
+    let email = normalize_email(email);
+    let known: Option<Option<i64>> = conn
+        .query_row(
+            "SELECT bouncing_since FROM users WHERE email = ?1",
+            [&email],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match known {
+        None => Err(StoreError::NotFound(format!(
+            "no account for {email}: see `ticketd users list` (accounts are made by the first mail)"
+        ))),
+        Some(Some(_)) => Err(StoreError::Invalid(format!(
+            "{email} is marked as bouncing: clear it first with `ticketd users clear-bounce {email}`"
+        ))),
+        Some(None) => {
+            let planned = [crate::domain::notify::Planned {
+                kind: crate::domain::model::NotificationKind::PasswordSetup,
+                to: email.clone(),
+            }];
+            let msg = InboundMessage::default();
+            queue_notifications(conn, env, None, &msg, None, &planned)?;
+            event(conn, env.now, None, "password_reset_requested", &format!("{email} (console)"))
+        }
+    }
+}

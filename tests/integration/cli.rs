@@ -295,3 +295,59 @@ fn run_without_an_imap_section_says_what_to_add() {
     assert_eq!(out.code, 78, "{}", out.stderr);
     assert!(out.stderr.contains("[imap]"), "{}", out.stderr);
 }
+
+#[test]
+fn reset_password_queues_a_fresh_single_use_link() {
+    let desk = Desk::new();
+    desk.ingest(&mail(
+        "From: ann@acme.test\nTo: support@example.test\nSubject: s\nMessage-ID: <rp1@acme.test>",
+        "x",
+    ));
+    let out = desk.run(&["users", "reset-password", "Ann@Acme.test"], b"");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let rows = desk.json(&["outbox", "list", "--json"]);
+    let setups: Vec<_> = rows
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter(|r| r["kind"] == "password_setup" && r["to"][0] == "ann@acme.test")
+        .collect();
+    assert_eq!(setups.len(), 2, "the first mail's link and the reset's");
+    // Only hashes are stored: the link's token appears in no table.
+    let conn = rusqlite::Connection::open(desk.db()).expect("db");
+    let body: String = conn
+        .query_row(
+            "SELECT body_text FROM outbox WHERE kind = 'password_setup' ORDER BY id DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .expect("body");
+    let token = body
+        .split("/password/setup?token=")
+        .nth(1)
+        .and_then(|t| t.split_whitespace().next())
+        .expect("a setup link in the body");
+    assert!(token.len() >= 32, "{token}");
+    let hashes: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM password_tokens WHERE token_hash = ?1",
+            [token],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(hashes, 0, "the token itself is never stored");
+    assert_eq!(
+        conn.query_row("SELECT count(*) FROM password_tokens", [], |r| r
+            .get::<_, i64>(0))
+            .expect("count"),
+        2
+    );
+
+    let unknown = desk.run(&["users", "reset-password", "nobody@acme.test"], b"");
+    assert_eq!(unknown.code, 64);
+    assert!(
+        unknown.stderr.contains("no account for nobody@acme.test"),
+        "{}",
+        unknown.stderr
+    );
+}

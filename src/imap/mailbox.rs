@@ -255,11 +255,22 @@ impl Mailbox {
         if *shutdown.borrow() {
             return Ok(Wake::Shutdown);
         }
-        if !self.idle {
-            // Drop stale notifications the server sent meanwhile.
-            if let Some(s) = self.session.as_mut() {
-                while s.unsolicited_responses.try_recv().is_ok() {}
+        // The server may have announced new mail in the middle of an earlier
+        // command (a MOVE, say): it will not say so again in IDLE, so look now.
+        let mut announced = false;
+        if let Some(s) = self.session.as_mut() {
+            while let Ok(r) = s.unsolicited_responses.try_recv() {
+                announced |= matches!(
+                    r,
+                    async_imap::types::UnsolicitedResponse::Exists(_)
+                        | async_imap::types::UnsolicitedResponse::Recent(_)
+                );
             }
+        }
+        if announced {
+            return Ok(Wake::Look);
+        }
+        if !self.idle {
             return Ok(tokio::select! {
                 _ = tokio::time::sleep(poll) => Wake::Look,
                 _ = shutdown.changed() => Wake::Shutdown,

@@ -185,7 +185,9 @@ fn idle_turns_new_mail_into_tickets_and_sigterm_stops_cleanly() {
         d.log().contains("connected to the mailbox")
     });
     let mut imap = dv.imap();
-    for i in 0..3 {
+    // One at a time, each waited for: every arrival must wake the daemon,
+    // including one announced while it was still moving the previous batch.
+    for i in 0..8 {
         imap.append("INBOX", &mail(i, "idle"));
         d.wait_for(20, "the ticket", |d| d.tickets() == i as i64 + 1);
     }

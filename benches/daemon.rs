@@ -19,6 +19,8 @@
 mod dovecot;
 #[path = "common/mailbox.rs"]
 mod mailbox;
+#[path = "common/report.rs"]
+mod report;
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -27,10 +29,7 @@ use dovecot::{deliver, Dovecot};
 
 fn main() {
     let bench = std::env::args().any(|a| a == "--bench");
-    let n: usize = std::env::var("BENCH_MESSAGES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(if bench { 10_000 } else { 200 });
+    let n = report::messages(bench, 10_000, 200);
     let samples = if bench { 100 } else { 5 };
     let raws = mailbox::generate(
         n,
@@ -39,14 +38,7 @@ fn main() {
             attachment_percent: 25,
         },
     );
-    let bytes: usize = raws.iter().map(Vec::len).sum();
-    println!(
-        "mailbox: {n} messages, {:.1} MiB, {} cores",
-        bytes as f64 / 1_048_576.0,
-        std::thread::available_parallelism()
-            .map(|c| c.get())
-            .unwrap_or(1)
-    );
+    report::print_mailbox(&raws);
 
     let dv = Dovecot::start();
     deliver(&dv, &raws);
@@ -101,7 +93,7 @@ fn main() {
         .expect("ticketd run --once");
     let mut peak_kib = 0;
     while child.try_wait().expect("wait").is_none() {
-        peak_kib = peak_kib.max(vm_hwm(child.id()));
+        peak_kib = peak_kib.max(report::peak_rss_kib(&child.id().to_string()));
         std::thread::sleep(Duration::from_millis(20));
     }
     let ingest = start.elapsed();
@@ -214,18 +206,6 @@ async fn fetch_all(cfg: &ticketd::config::ImapConfig, n: usize) -> Duration {
     assert_eq!(got, n);
     mb.logout().await;
     t
-}
-
-fn vm_hwm(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) {

@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 #[path = "common/mailbox.rs"]
 mod mailbox;
+#[path = "common/report.rs"]
+mod report;
 
 use ticketd::config::Config;
 use ticketd::domain::model::Outcome;
@@ -23,10 +25,7 @@ const NOW: Timestamp = Timestamp(1_800_000_000);
 
 fn main() {
     let bench = std::env::args().any(|a| a == "--bench");
-    let n = std::env::var("BENCH_MESSAGES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(if bench { 10_000 } else { 300 });
+    let n = report::messages(bench, 10_000, 300);
     // The in-process figure: small attachments, so that the database path,
     // not the filesystem, is what is measured (benches/daemon.rs has the
     // full mix with 20-200 KB attachments).
@@ -37,14 +36,7 @@ fn main() {
             attachment_percent: 0,
         },
     );
-    let bytes: usize = mailbox.iter().map(Vec::len).sum();
-    println!(
-        "mailbox: {n} messages, {:.1} MiB, {} cores",
-        bytes as f64 / 1048576.0,
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    );
+    report::print_mailbox(&mailbox);
 
     let runs = if bench { 5 } else { 1 };
     let mut floor = Vec::new();
@@ -65,7 +57,10 @@ fn main() {
         single_n,
         &mut single,
     );
-    println!("peak RSS: {:.1} MiB", peak_rss_kib() as f64 / 1024.0);
+    println!(
+        "peak RSS: {:.1} MiB",
+        report::peak_rss_kib("self") as f64 / 1024.0
+    );
 }
 
 fn report(what: &str, n: usize, times: &mut [Duration]) {
@@ -163,16 +158,4 @@ fn parse_floor(mailbox: &[Vec<u8>]) -> Duration {
     }
     assert!(parts >= mailbox.len());
     start.elapsed()
-}
-
-fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
 }

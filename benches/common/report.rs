@@ -1,0 +1,35 @@
+//! What both benchmarks share: the mailbox size knob, the opening line, and
+//! peak memory read from /proc.
+
+/// `BENCH_MESSAGES`, else `full` under `cargo bench` and `smoke` under `cargo test`.
+pub fn messages(bench: bool, full: usize, smoke: usize) -> usize {
+    std::env::var("BENCH_MESSAGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(if bench { full } else { smoke })
+}
+
+pub fn print_mailbox(raws: &[Vec<u8>]) {
+    let bytes: usize = raws.iter().map(Vec::len).sum();
+    println!(
+        "mailbox: {} messages, {:.1} MiB, {} cores",
+        raws.len(),
+        bytes as f64 / 1_048_576.0,
+        std::thread::available_parallelism()
+            .map(|c| c.get())
+            .unwrap_or(1)
+    );
+}
+
+/// Peak resident memory (VmHWM) of a process (`"self"` or a PID), in KiB.
+pub fn peak_rss_kib(process: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{process}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}

@@ -117,6 +117,13 @@ pub struct SupportConfig {
     pub personal_domains: Vec<String>,
     #[serde(default = "default_token_hours")]
     pub password_token_hours: u32,
+    /// Automated mail one customer address may get per hour (a token bucket:
+    /// this many at once, refilled at this rate). Agents are not limited.
+    #[serde(default = "default_mails_per_recipient")]
+    pub max_mails_per_recipient_per_hour: u32,
+    /// Automated mail one ticket may cause per hour, all recipients together.
+    #[serde(default = "default_mails_per_ticket")]
+    pub max_mails_per_ticket_per_hour: u32,
     /// Folder of template overrides (`<kind>.txt`); built-in templates otherwise.
     pub templates_dir: Option<PathBuf>,
 }
@@ -180,6 +187,15 @@ pub struct SmtpConfig {
     pub password: Option<String>,
     pub password_file: Option<PathBuf>,
     pub ca_file: Option<PathBuf>,
+    /// Seconds any one SMTP command may take.
+    #[serde(default = "default_smtp_timeout")]
+    pub timeout_secs: u64,
+    /// Tries before a notification that keeps failing transiently is `failed`.
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+    /// Notifications in flight at once (pooled connections).
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
     #[serde(skip)]
     pub secret: Secret,
 }
@@ -270,6 +286,26 @@ fn default_personal_domains() -> Vec<String> {
 fn default_imap_port() -> u16 {
     993
 }
+fn default_mails_per_recipient() -> u32 {
+    20
+}
+
+fn default_mails_per_ticket() -> u32 {
+    60
+}
+
+fn default_smtp_timeout() -> u64 {
+    30
+}
+
+fn default_max_attempts() -> u32 {
+    12
+}
+
+fn default_concurrency() -> usize {
+    4
+}
+
 fn default_smtp_port() -> u16 {
     587
 }
@@ -325,6 +361,8 @@ const KNOWN: &[(&str, &[&str])] = &[
             "personal_domains",
             "password_token_hours",
             "templates_dir",
+            "max_mails_per_recipient_per_hour",
+            "max_mails_per_ticket_per_hour",
         ],
     ),
     (
@@ -357,6 +395,9 @@ const KNOWN: &[(&str, &[&str])] = &[
             "password",
             "password_file",
             "ca_file",
+            "timeout_secs",
+            "max_attempts",
+            "concurrency",
         ],
     ),
     ("metrics", &["listen"]),
@@ -796,6 +837,24 @@ fn validate_support(s: &mut SupportConfig, problems: &mut Vec<Problem>) {
             key: "support.max_watchers".into(),
             message: "must be at least 1 (default 48)".into(),
         });
+    }
+    for (key, v) in [
+        (
+            "max_mails_per_recipient_per_hour",
+            s.max_mails_per_recipient_per_hour,
+        ),
+        (
+            "max_mails_per_ticket_per_hour",
+            s.max_mails_per_ticket_per_hour,
+        ),
+    ] {
+        if v == 0 {
+            problems.push(Problem {
+                key: format!("support.{key}"),
+                message: "must be at least 1: it limits automated mail, it cannot turn it off"
+                    .into(),
+            });
+        }
     }
     if s.password_token_hours == 0 {
         problems.push(Problem {

@@ -16,7 +16,7 @@ use crate::domain::tag::TicketTag;
 use crate::domain::threading;
 use crate::domain::time::Timestamp;
 use crate::render::{RenderError, Renderer};
-use crate::store::apply::{self, ApplyEnv};
+use crate::store::apply::{self, ApplyEnv, MailBudget};
 use crate::store::console::{self, ConsoleUpdate, UpdateSummary};
 use crate::store::{snapshot, Store, StoreError};
 
@@ -66,6 +66,7 @@ pub struct Ingestor {
     portal_url: String,
     token_hours: u32,
     max_attachment_bytes: u64,
+    budget: MailBudget,
     files: AttachmentDir,
     normalize: NormalizeOptions,
 }
@@ -97,6 +98,10 @@ impl Ingestor {
             portal_url: s.portal_url.clone(),
             token_hours: s.password_token_hours,
             max_attachment_bytes: config.store.max_attachment_bytes,
+            budget: MailBudget::hourly(
+                s.max_mails_per_recipient_per_hour,
+                s.max_mails_per_ticket_per_hour,
+            ),
             files: AttachmentDir::new(&config.attachments_dir()),
             normalize: NormalizeOptions { keep_headers },
         })
@@ -241,6 +246,7 @@ impl Ingestor {
             token_hours: self.token_hours,
             files: (mode == Mode::Commit).then_some(&self.files),
             max_attachment_bytes: self.max_attachment_bytes,
+            budget: self.budget,
         }
     }
 

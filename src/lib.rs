@@ -12,12 +12,14 @@
 //! * [`store`] is the SQLite edge; [`ingest`] glues one message end to end:
 //!   nothing is acknowledged anywhere before its transaction commits, and a
 //!   message seen again is recognised as a duplicate.
+//! * [`delivery`] sends the outbox over SMTP; [`imap`] and [`daemon`] watch the mailbox.
 #![forbid(unsafe_code)]
 
 pub mod attachments;
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod delivery;
 pub mod domain;
 pub mod imap;
 pub mod ingest;

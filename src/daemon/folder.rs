@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use tokio::sync::watch;
+use std::sync::Arc;
+
+use tokio::sync::{watch, Notify};
 
 use super::backoff::Backoff;
 use super::{plan, DaemonError, Mode, IDLE_FOR, MAX_BATCH_BYTES, MOVE_EVERY};
@@ -28,6 +30,8 @@ pub(super) struct Worker<'a> {
     pub store: Store,
     pub ingestor: Ingestor,
     pub shutdown: watch::Receiver<bool>,
+    /// Told after each commit (the courier sends what it queued).
+    pub committed: Arc<Notify>,
     pub stats: Stats,
     /// UIDs moved whose owed-move rows are still in the database; deleted
     /// with the next batch's commit, or by [`Worker::flush_moves`].
@@ -222,6 +226,7 @@ impl Worker<'_> {
                     },
                 )?;
                 self.moved_unrecorded.clear();
+                self.committed.notify_one();
                 let ingest_ms = started.elapsed().as_millis() as u64 - fetch_ms;
                 // Committed: from here on a crash only leaves moves owed.
                 last = last.max(batch.iter().copied().max().unwrap_or(last));

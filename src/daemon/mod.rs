@@ -10,13 +10,15 @@
 //! hash) is remembered, so even a message fetched twice — after a
 //! UIDVALIDITY change, say — is a `duplicate`, never a second ticket.
 
-mod backoff;
+pub(crate) mod backoff;
 mod folder;
 mod plan;
 
 use std::time::Duration;
 
-use tokio::sync::watch;
+use std::sync::Arc;
+
+use tokio::sync::{watch, Notify};
 
 use crate::config::{Config, ImapConfig};
 use crate::imap::ImapError;
@@ -71,11 +73,13 @@ pub enum Mode {
 }
 
 /// Runs until `shutdown` turns true (then finishes the batch in hand) or,
-/// with [`Mode::Once`], until the mailbox is empty.
+/// with [`Mode::Once`], until the mailbox is empty. `committed` is notified
+/// after every commit, so the courier sends what the batch queued at once.
 pub async fn run(
     config: &Config,
     mode: Mode,
     shutdown: watch::Receiver<bool>,
+    committed: Arc<Notify>,
 ) -> Result<Stats, DaemonError> {
     let imap = config.imap.as_ref().ok_or(DaemonError::NoImap)?;
     // fsync on every commit: a message is moved out of the inbox right after.
@@ -90,6 +94,7 @@ pub async fn run(
         store,
         ingestor,
         shutdown,
+        committed,
         stats: Stats::default(),
         moved_unrecorded: Vec::new(),
         owed: Default::default(),

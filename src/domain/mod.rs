@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod address;
+pub mod budget;
 pub mod classify;
 pub mod commands;
 pub mod decide;
@@ -14,6 +15,7 @@ pub mod notify;
 pub mod quotes;
 pub mod rawmail;
 pub mod report;
+pub mod retry;
 pub mod rules;
 pub mod state;
 pub mod status;

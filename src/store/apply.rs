@@ -8,6 +8,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use super::StoreError;
 use crate::attachments::{sha256_hex, AttachmentDir};
 use crate::domain::access::org_for;
+use crate::domain::budget::{self, Bucket, BucketRule};
 use crate::domain::decide::{Policy, Target, TicketChange};
 use crate::domain::message::{InboundMessage, Mailbox};
 use crate::domain::model::{NotificationKind, Outcome, Priority, Status, TicketId};
@@ -28,6 +29,28 @@ pub struct ApplyEnv<'a> {
     /// `None` in a dry run (`explain`): nothing is written outside the database.
     pub files: Option<&'a AttachmentDir>,
     pub max_attachment_bytes: u64,
+    pub budget: MailBudget,
+}
+
+/// The token buckets automated mail is drawn from (DESIGN §4).
+#[derive(Debug, Clone, Copy)]
+pub struct MailBudget {
+    pub per_recipient: BucketRule,
+    pub per_ticket: BucketRule,
+}
+
+impl MailBudget {
+    /// `n` an hour, `n` at once.
+    pub fn hourly(per_recipient: u32, per_ticket: u32) -> MailBudget {
+        let rule = |n: u32| BucketRule {
+            burst: f64::from(n),
+            per_hour: f64::from(n),
+        };
+        MailBudget {
+            per_recipient: rule(per_recipient),
+            per_ticket: rule(per_ticket),
+        }
+    }
 }
 
 pub fn event(
@@ -460,6 +483,20 @@ pub fn queue_notifications(
         .to_owned();
 
     for p in planned {
+        if !take_budget(conn, env, p, ticket)? {
+            event(
+                conn,
+                env.now,
+                ticket,
+                "notification_suppressed",
+                &format!(
+                    "{} to {}: the automated-mail budget is spent (support.max_mails_per_*_per_hour)",
+                    p.kind, p.to
+                ),
+            )?;
+            tracing::warn!(kind = %p.kind, to = %p.to, ticket = ticket.map(|t| t.0), "notification suppressed: mail budget spent");
+            continue;
+        }
         let mut ctx = NoteContext {
             support_name: env.support_name.to_owned(),
             support_address: env.policy.addressing.support().to_owned(),
@@ -522,6 +559,51 @@ pub fn queue_notifications(
         )?;
     }
     Ok(())
+}
+
+/// Draws one mail from the buckets `p` uses: the ticket's, and the
+/// recipient's unless the mail goes to staff (an agent alert) or is a page.
+fn take_budget(
+    conn: &Connection,
+    env: &ApplyEnv<'_>,
+    p: &Planned,
+    ticket: Option<TicketId>,
+) -> Result<bool, StoreError> {
+    let mut keys: Vec<(String, BucketRule)> = Vec::with_capacity(2);
+    match p.kind {
+        NotificationKind::UrgentPage => return Ok(true),
+        NotificationKind::AgentAlert => {}
+        _ => keys.push((format!("to:{}", p.to), env.budget.per_recipient)),
+    }
+    if let Some(t) = ticket {
+        keys.push((format!("ticket:{}", t.0), env.budget.per_ticket));
+    }
+    let mut current = Vec::with_capacity(keys.len());
+    for (key, rule) in &keys {
+        let stored: Option<(f64, i64)> = conn
+            .prepare_cached("SELECT tokens, at FROM mail_budget WHERE key = ?1")?
+            .query_row([key], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let bucket = match stored {
+            Some((tokens, at)) => Bucket {
+                tokens,
+                at: Timestamp(at),
+            },
+            None => rule.full(env.now),
+        };
+        current.push((*rule, bucket));
+    }
+    let (allowed, after) = budget::take(&current, env.now);
+    if allowed {
+        for ((key, _), b) in keys.iter().zip(after) {
+            conn.prepare_cached(
+                "INSERT INTO mail_budget (key, tokens, at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(key) DO UPDATE SET tokens = excluded.tokens, at = excluded.at",
+            )?
+            .execute(params![key, b.tokens, b.at.0])?;
+        }
+    }
+    Ok(allowed)
 }
 
 fn ticket_view(

@@ -6,6 +6,7 @@ pub mod apply;
 pub mod console;
 pub mod error;
 pub mod imap_state;
+pub mod outbox;
 pub mod queries;
 pub mod snapshot;
 
@@ -20,6 +21,7 @@ pub use error::StoreError;
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_imap.sql"),
+    include_str!("migrations/0003_delivery.sql"),
 ];
 
 /// How hard a commit tries to survive a power cut.

@@ -1,0 +1,152 @@
+#!/usr/bin/python3
+"""smtp-sink.py OUTDIR [--port 10025] [--max-seconds S] [--max-messages N] [--maildir-root DIR]
+                     [--starttls CERT KEY]
+
+Adapted for ticketd from the team's shared recipe (a test tool, not part of
+the product). Additions: recipients whose local part starts with "reject"
+are refused with 550 (a permanent failure), those starting with "defer" with
+451 (a transient one), so the delivery tests meet real SMTP replies; and
+--starttls CERT KEY requires STARTTLS with that certificate.
+
+A real SMTP receiver (aiosmtpd) on 127.0.0.1 that stores every received
+message, byte for byte as sent in DATA, as OUTDIR/<seq>.eml and appends one
+JSON line per message to OUTDIR/index.jsonl (envelope sender, recipients,
+size, receive time). It stops by itself after --max-seconds (default 6 h) or
+after --max-messages messages (default: no count limit), or on SIGTERM/SIGINT.
+
+With --maildir-root DIR (a dovecot-up.sh STATE_DIR/mail), each recipient that has
+a mailbox there (DIR/<domain>/<local>/) also gets the message delivered into its
+Maildir/new, owned like the mailbox: a test can then read it over IMAP as that user.
+
+Runs with Debian's python3-aiosmtpd (/usr/bin/python3) or any Python that has
+aiosmtpd installed. Use smtp-sink.sh to start/stop it in the background.
+"""
+import argparse
+import asyncio
+import json
+import os
+import signal
+import sys
+import time
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
+
+
+class SinkHandler:
+    def __init__(self, outdir, max_messages, stop_event, maildir_root=None):
+        self.maildir_root = maildir_root
+        self.outdir = outdir
+        self.max_messages = max_messages
+        self.stop_event = stop_event
+        existing = [f for f in os.listdir(outdir) if f.endswith(".eml")]
+        self.seq = len(existing)
+        self.index = open(os.path.join(outdir, "index.jsonl"), "a", buffering=1)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        local = address.split("@", 1)[0].lower()
+        if local.startswith("reject"):
+            return "550 5.1.1 <%s>: no such user here" % address
+        if local.startswith("defer"):
+            return "451 4.3.0 <%s>: try again later" % address
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.seq += 1
+        name = "%08d.eml" % self.seq
+        data = envelope.original_content or envelope.content
+        if isinstance(data, str):
+            data = data.encode("utf-8", "surrogateescape")
+        tmp = os.path.join(self.outdir, "." + name + ".tmp")
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.rename(tmp, os.path.join(self.outdir, name))
+        self.index.write(json.dumps({
+            "file": name,
+            "mail_from": envelope.mail_from,
+            "rcpt_tos": envelope.rcpt_tos,
+            "size": len(data),
+            "peer": list(session.peer) if session.peer else None,
+            "time": time.time(),
+        }) + "\n")
+        if self.maildir_root:
+            self.deliver(envelope.rcpt_tos, data)
+        if self.max_messages and self.seq >= self.max_messages:
+            self.stop_event.set()
+        return "250 OK stored as " + name
+
+
+    def deliver(self, rcpts, data):
+        """Drop a copy into each known recipient's Maildir/new (tmp, then rename)."""
+        import socket as _s
+        for rcpt in rcpts:
+            local, _, domain = rcpt.lower().partition("@")
+            home = os.path.join(self.maildir_root, domain, local)
+            if not local or not domain or "/" in local + domain or not os.path.isdir(home):
+                continue
+            st = os.stat(home)
+            box = os.path.join(home, "Maildir")
+            for sub in ("", "tmp", "new", "cur"):
+                d = os.path.join(box, sub)
+                if not os.path.isdir(d):
+                    os.makedirs(d, exist_ok=True)
+                    os.chown(d, st.st_uid, st.st_gid)
+            name = "%d.P%dQ%d.%s" % (time.time(), os.getpid(), self.seq, _s.gethostname())
+            tmp = os.path.join(box, "tmp", name)
+            with open(tmp, "wb") as f:
+                f.write(data)
+            os.chown(tmp, st.st_uid, st.st_gid)
+            os.rename(tmp, os.path.join(box, "new", name))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("outdir")
+    ap.add_argument("--port", type=int, default=10025)
+    ap.add_argument("--host", default="127.0.0.1",
+                    help="bind address; must be a loopback address")
+    ap.add_argument("--max-seconds", type=float, default=6 * 3600)
+    ap.add_argument("--max-messages", type=int, default=0)
+    ap.add_argument("--starttls", nargs=2, metavar=("CERT", "KEY"), default=None,
+                    help="offer and require STARTTLS with this certificate and key")
+    ap.add_argument("--maildir-root", default=None,
+                    help="also deliver into DIR/<domain>/<local>/Maildir (a dovecot-up.sh STATE_DIR/mail)")
+    args = ap.parse_args()
+    if not (args.host.startswith("127.") or args.host in ("::1", "localhost")):
+        sys.exit("smtp-sink: refusing to bind a non-loopback address")
+    os.makedirs(args.outdir, exist_ok=True)
+
+    import threading
+    stop_event = threading.Event()
+    handler = SinkHandler(args.outdir, args.max_messages, stop_event, args.maildir_root)
+
+    tls_context = None
+    if args.starttls:
+        import ssl
+        tls_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls_context.load_cert_chain(args.starttls[0], args.starttls[1])
+
+    class Ctl(Controller):
+        def factory(self):
+            return SMTP(self.handler, enable_SMTPUTF8=True,
+                        data_size_limit=64 * 1024 * 1024, decode_data=False,
+                        hostname="smtp-sink.test", tls_context=tls_context,
+                        require_starttls=tls_context is not None)
+
+    ctl = Ctl(handler, hostname=args.host, port=args.port)
+    ctl.start()
+    for s in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(s, lambda *_: stop_event.set())
+    print("smtp-sink: listening on %s:%d, storing in %s (pid %d)"
+          % (args.host, args.port, args.outdir, os.getpid()), flush=True)
+    deadline = time.monotonic() + args.max_seconds
+    while not stop_event.is_set() and time.monotonic() < deadline:
+        stop_event.wait(0.5)
+    ctl.stop()
+    print("smtp-sink: stopped after %d messages" % handler.seq, flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,241 @@
+//! One outbox row → one RFC 5322 message, with every header mail clients
+//! thread by and autoresponders respect (DESIGN §4). No I/O: the same row
+//! always composes to the same bytes, which is what the golden tests pin.
+
+use base64::Engine as _;
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart, SinglePart};
+use lettre::Message;
+use sha2::{Digest, Sha256};
+
+use crate::domain::address::Addressing;
+use crate::domain::classify::OWN_LOOP_HEADER;
+use crate::domain::model::{NotificationKind, TicketId};
+use crate::domain::normalize::one_line;
+use crate::domain::time::Timestamp;
+
+use super::html_body;
+
+/// Who ticketd's mail comes from.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    /// `From`: the support name and address.
+    pub from: Mailbox,
+    /// Builds each ticket's HMAC reply address.
+    pub addressing: Addressing,
+    /// The value of ticketd's loop header.
+    pub loop_id: String,
+}
+
+/// The ticket a notification belongs to, as its thread headers need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadFacts {
+    pub id: TicketId,
+    /// The ticket's subject without tag: Outlook's `Thread-Topic`.
+    pub subject: String,
+    pub created_at: Timestamp,
+}
+
+/// An outbox row, as delivery reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    pub id: i64,
+    pub kind: NotificationKind,
+    pub to: Vec<String>,
+    pub subject: String,
+    pub body_text: String,
+    /// Without angle brackets, as stored.
+    pub message_id: String,
+    pub in_reply_to: Option<String>,
+    pub references: Vec<String>,
+    pub ticket: Option<ThreadFacts>,
+    pub created_at: Timestamp,
+    pub attempts: u32,
+}
+
+/// Why a row cannot become a message at all (no retry can help).
+#[derive(Debug, thiserror::Error)]
+pub enum ComposeError {
+    #[error("outbox row {row}: {address:?} is not a deliverable address")]
+    BadRecipient { row: i64, address: String },
+    #[error("outbox row {row} has no recipient")]
+    NoRecipient { row: i64 },
+    #[error("outbox row {row} cannot be composed: {source}")]
+    Build {
+        row: i64,
+        source: lettre::error::Error,
+    },
+}
+
+impl Identity {
+    /// `"Example Support" <support@example.test>`.
+    pub fn new(
+        name: &str,
+        address: &str,
+        addressing: Addressing,
+    ) -> Result<Identity, lettre::address::AddressError> {
+        Ok(Identity {
+            from: Mailbox::new(Some(one_line(name)), address.parse()?),
+            addressing,
+            loop_id: address.to_owned(),
+        })
+    }
+}
+
+/// Composes the row. `Date` is the row's creation time, so a retried
+/// notification keeps the date it was written at.
+pub fn compose(row: &Outgoing, me: &Identity) -> Result<Message, ComposeError> {
+    let build = |source| ComposeError::Build {
+        row: row.id,
+        source,
+    };
+    let reply_to = match &row.ticket {
+        Some(t) => me
+            .addressing
+            .reply_address(t.id)
+            .parse()
+            .map(|a| Mailbox::new(me.from.name.clone(), a))
+            .unwrap_or_else(|_| me.from.clone()),
+        None => me.from.clone(),
+    };
+    let mut b = Message::builder()
+        .from(me.from.clone())
+        .reply_to(reply_to)
+        .subject(one_line(&row.subject))
+        .date(
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs(row.created_at.0.max(0) as u64),
+        )
+        .message_id(Some(angle(&row.message_id)));
+    if row.to.is_empty() {
+        return Err(ComposeError::NoRecipient { row: row.id });
+    }
+    for to in &row.to {
+        let address = to.parse().map_err(|_| ComposeError::BadRecipient {
+            row: row.id,
+            address: to.clone(),
+        })?;
+        b = b.to(Mailbox::new(None, address));
+    }
+    if let Some(irt) = &row.in_reply_to {
+        b = b.in_reply_to(angle(irt));
+    }
+    if !row.references.is_empty() {
+        let refs: Vec<String> = row.references.iter().map(|r| angle(r)).collect();
+        b = b.references(refs.join(" "));
+    }
+    let raw = |name: &'static str, value: String| {
+        HeaderValue::new(HeaderName::new_from_ascii_str(name), value)
+    };
+    b = b
+        .raw_header(raw("Auto-Submitted", "auto-generated".into()))
+        .raw_header(raw(OWN_LOOP_HEADER, me.loop_id.clone()))
+        // Exchange and Outlook: send no out-of-office or read receipt back.
+        .raw_header(raw("X-Auto-Response-Suppress", "All".into()))
+        .raw_header(raw("X-Ticketd-Kind", row.kind.as_str().into()));
+    if let Some(t) = &row.ticket {
+        b = b
+            .raw_header(raw("Thread-Topic", one_line(&t.subject)))
+            .raw_header(raw(
+                "Thread-Index",
+                thread_index(t, row.created_at, &row.message_id),
+            ));
+    }
+    if row.kind == NotificationKind::PasswordSetup {
+        // The link is a credential: keep it out of "reply all" and archives.
+        b = b.raw_header(raw("Precedence", "bulk".into()));
+    }
+    let boundary = format!(
+        "=_ticketd_{}",
+        &hex(&Sha256::digest(row.message_id.as_bytes()))[..24]
+    );
+    let html = html_body::from_text(&row.body_text);
+    b.multipart(
+        MultiPart::alternative()
+            .boundary(boundary)
+            .singlepart(
+                SinglePart::builder()
+                    .header(ContentType::TEXT_PLAIN)
+                    .body(row.body_text.clone()),
+            )
+            .singlepart(
+                SinglePart::builder()
+                    .header(ContentType::TEXT_HTML)
+                    .body(html),
+            ),
+    )
+    .map_err(build)
+}
+
+fn angle(id: &str) -> String {
+    format!("<{}>", id.trim().trim_matches(['<', '>']))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Outlook's `Thread-Index`: a 22-byte header (6 bytes of the thread's start
+/// as a FILETIME, then a 16-byte GUID) shared by every mail of the ticket,
+/// plus a 5-byte child block that orders this mail in the thread. The GUID
+/// comes from the ticket, so it is the same in every notification.
+pub fn thread_index(t: &ThreadFacts, sent: Timestamp, message_id: &str) -> String {
+    let root = filetime(t.created_at);
+    let mut bytes = Vec::with_capacity(27);
+    bytes.extend_from_slice(&root.to_be_bytes()[..6]);
+    let guid = Sha256::digest(format!("ticketd-thread:{}:{}", t.id.0, t.created_at.0));
+    bytes.extend_from_slice(&guid[..16]);
+    // Child block: 1 bit 0, 31 bits of the time since the root (in units of
+    // 2^18 × 100 ns ≈ 26 ms), 4 random-ish bits, a 4-bit sequence.
+    let root_trunc = root & !0xFFFF; // what the 6 header bytes keep
+    let delta = filetime(sent).saturating_sub(root_trunc) >> 18;
+    let tail = Sha256::digest(message_id.as_bytes())[0];
+    let block: u64 = ((delta & 0x7FFF_FFFF) << 8) | u64::from(tail);
+    bytes.extend_from_slice(&block.to_be_bytes()[3..]);
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// 100-ns intervals since 1601-01-01, as Windows counts time.
+fn filetime(t: Timestamp) -> u64 {
+    const EPOCH_DIFF_SECS: u64 = 11_644_473_600;
+    (t.0.max(0) as u64 + EPOCH_DIFF_SECS) * 10_000_000
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts() -> ThreadFacts {
+        ThreadFacts {
+            id: TicketId(42),
+            subject: "Printer on fire".into(),
+            created_at: Timestamp(1_700_000_000),
+        }
+    }
+
+    #[test]
+    fn thread_index_shares_its_22_byte_header_across_a_ticket() {
+        let a = thread_index(&facts(), Timestamp(1_700_000_000), "a@x");
+        let b = thread_index(&facts(), Timestamp(1_700_086_400), "b@x");
+        let dec = |s: &str| {
+            base64::engine::general_purpose::STANDARD
+                .decode(s)
+                .expect("base64")
+        };
+        let (a, b) = (dec(&a), dec(&b));
+        assert_eq!((a.len(), b.len()), (27, 27));
+        assert_eq!(a[..22], b[..22], "same thread");
+        assert!(b[22..] > a[22..], "the later mail sorts after");
+        let other = ThreadFacts {
+            id: TicketId(43),
+            ..facts()
+        };
+        let c = dec(&thread_index(&other, Timestamp(1_700_000_000), "a@x"));
+        assert_ne!(a[6..22], c[6..22], "another ticket, another GUID");
+    }
+
+    #[test]
+    fn filetime_matches_windows() {
+        // 1970-01-01 is 116444736000000000 in FILETIME.
+        assert_eq!(filetime(Timestamp(0)), 116_444_736_000_000_000);
+    }
+}

@@ -1,0 +1,299 @@
+//! Delivery: the outbox, sent over SMTP (DESIGN §4). A row is marked only
+//! after the server answered, so a crash between the two may send that one
+//! row again and never loses it. The relay being down is not the rows'
+//! fault: it costs them no try; the courier waits (backing off) instead.
+
+pub mod compose;
+pub mod html_body;
+pub mod transport;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use lettre::AsyncTransport;
+use tokio::sync::{watch, Notify};
+
+use crate::config::{Config, SmtpConfig};
+use crate::daemon::backoff::{jitter, Backoff};
+use crate::domain::address::Addressing;
+use crate::domain::retry::{classify_reply, Attempt, Next, RetryPolicy};
+use crate::domain::time::Timestamp;
+use crate::ingest::now;
+use crate::store::outbox::{self, Recorded};
+use crate::store::{Durability, Store, StoreError};
+use compose::{compose, Identity, Outgoing};
+use transport::{Transport, TransportError};
+
+/// Rows read per query; a pass keeps reading until nothing is due.
+const PAGE: usize = 256;
+/// With nothing due, look again this often anyway: `ticketd ingest` (an MTA
+/// pipe) may have queued rows from another process.
+const POLL: Duration = Duration::from_secs(15);
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    #[error("SMTP server {host}:{port} unavailable: {reason}. Nothing is lost: notifications wait in the outbox and go out when it answers")]
+    RelayDown {
+        host: String,
+        port: u16,
+        reason: String,
+    },
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Transport(#[from] TransportError),
+    #[error("support.address {address:?} cannot be a From address: {reason}")]
+    Identity { address: String, reason: String },
+}
+
+/// What one pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PassStats {
+    pub sent: u64,
+    pub deferred: u64,
+    pub failed: u64,
+}
+
+impl PassStats {
+    pub fn is_empty(&self) -> bool {
+        self.sent + self.deferred + self.failed == 0
+    }
+}
+
+impl std::fmt::Display for PassStats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} sent, {} deferred, {} failed",
+            self.sent, self.deferred, self.failed
+        )
+    }
+}
+
+/// Sends the outbox: owns its own database connection and SMTP pool.
+pub struct Courier {
+    store: Store,
+    transport: Transport,
+    identity: Identity,
+    policy: RetryPolicy,
+    concurrency: usize,
+    host: String,
+    port: u16,
+}
+
+impl Courier {
+    pub fn new(config: &Config, smtp: &SmtpConfig) -> Result<Courier, DeliveryError> {
+        // Marks are safe against a process crash without an fsync each: after
+        // a power cut a row may be sent once more, which the contract allows.
+        let mut store = Store::open(
+            &config.store.path,
+            Duration::from_millis(config.store.busy_timeout_ms),
+            Durability::Normal,
+        )?;
+        let s = &config.support;
+        let addressing = Addressing::new(&s.address, &s.aliases, store.hmac_secret()?);
+        let identity = Identity::new(&s.name, &s.address, addressing).map_err(|e| {
+            DeliveryError::Identity {
+                address: s.address.clone(),
+                reason: e.to_string(),
+            }
+        })?;
+        let hello = s
+            .address
+            .rsplit_once('@')
+            .map(|(_, d)| d)
+            .unwrap_or("localhost");
+        let concurrency = smtp.concurrency.clamp(1, 32);
+        Ok(Courier {
+            store,
+            transport: transport::build(smtp, hello, concurrency as u32)?,
+            identity,
+            policy: RetryPolicy {
+                max_attempts: smtp.max_attempts.max(1),
+                ..RetryPolicy::default()
+            },
+            concurrency,
+            host: smtp.host.clone(),
+            port: smtp.port,
+        })
+    }
+
+    /// Sends every row that is due, `concurrency` at a time over pooled
+    /// connections. Stops early (rows stay pending) once `stop` turns true.
+    pub async fn pass(&mut self, stop: &watch::Receiver<bool>) -> Result<PassStats, DeliveryError> {
+        let mut stats = PassStats::default();
+        let mut relay_checked = false;
+        while !*stop.borrow() {
+            let rows = outbox::due(self.store.conn(), now(), PAGE)?;
+            if rows.is_empty() {
+                break;
+            }
+            if !relay_checked {
+                self.check_relay().await?;
+                relay_checked = true;
+            }
+            let bouncing = outbox::bouncing(self.store.conn())?;
+            let mut ready = Vec::with_capacity(rows.len());
+            for row in rows {
+                match self.prepare(&row, &bouncing) {
+                    Ok(message) => ready.push((row, message)),
+                    Err(reason) => {
+                        self.record(&row, Attempt::Permanent, reason, &mut stats)?;
+                    }
+                }
+            }
+            let transport = &self.transport;
+            let mut sends =
+                futures_util::stream::iter(ready.into_iter().take_while(|_| !*stop.borrow()))
+                    .map(|(row, message)| async move {
+                        let result = transport.send(message).await;
+                        (row, result)
+                    })
+                    .buffer_unordered(self.concurrency);
+            let mut results = Vec::new();
+            while let Some(r) = sends.next().await {
+                results.push(r);
+            }
+            drop(sends);
+            for (row, result) in results {
+                let (attempt, detail) = match result {
+                    Ok(reply) => (
+                        Attempt::Delivered,
+                        format!(
+                            "{} {}",
+                            u16::from(reply.code()),
+                            reply.first_line().unwrap_or("")
+                        ),
+                    ),
+                    Err(e) => (
+                        classify_reply(e.status().map(u16::from)),
+                        format!("{}:{}: {e}", self.host, self.port),
+                    ),
+                };
+                self.record(&row, attempt, detail, &mut stats)?;
+            }
+        }
+        Ok(stats)
+    }
+
+    /// Whether the row can go at all: not to a bouncing address, and it
+    /// composes. `Err` is the reason it never can.
+    fn prepare(
+        &self,
+        row: &Outgoing,
+        bouncing: &HashSet<String>,
+    ) -> Result<lettre::Message, String> {
+        if let Some(b) = row.to.iter().find(|t| bouncing.contains(*t)) {
+            return Err(format!(
+                "held: mail to {b} bounces; after fixing the address, `ticketd users clear-bounce {b}` lets new notifications through"
+            ));
+        }
+        compose(row, &self.identity).map_err(|e| e.to_string())
+    }
+
+    /// Before a pass sends anything: can we reach and log in to the relay?
+    /// If not, no row is charged a try.
+    async fn check_relay(&self) -> Result<(), DeliveryError> {
+        let down = |reason: String| DeliveryError::RelayDown {
+            host: self.host.clone(),
+            port: self.port,
+            reason,
+        };
+        match self.transport.test_connection().await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(down("it did not answer NOOP".into())),
+            Err(e) => Err(down(e.to_string())),
+        }
+    }
+
+    fn record(
+        &mut self,
+        row: &Outgoing,
+        attempt: Attempt,
+        detail: String,
+        stats: &mut PassStats,
+    ) -> Result<(), DeliveryError> {
+        let at = now();
+        let next = self.policy.after(attempt, row.attempts + 1, at);
+        let ticket = row.ticket.as_ref().map(|t| t.id.0);
+        let to = row.to.join(", ");
+        let recorded = match next {
+            Next::Sent => {
+                stats.sent += 1;
+                tracing::info!(outbox = row.id, kind = %row.kind, to = %to, ticket, message_id = %row.message_id, outcome = "sent", reply = %detail, "notification sent");
+                Recorded::Sent { reply: detail }
+            }
+            Next::RetryAt(when) => {
+                stats.deferred += 1;
+                tracing::warn!(outbox = row.id, kind = %row.kind, to = %to, ticket, message_id = %row.message_id, outcome = "deferred", attempts = row.attempts + 1, retry_at = %when, error = %detail, "notification deferred; it will be retried");
+                Recorded::Retry {
+                    at: when,
+                    error: detail,
+                }
+            }
+            Next::Failed { exhausted } => {
+                stats.failed += 1;
+                let error = if exhausted {
+                    format!("gave up after {} tries: {detail}", row.attempts + 1)
+                } else {
+                    detail
+                };
+                tracing::error!(outbox = row.id, kind = %row.kind, to = %to, ticket, message_id = %row.message_id, outcome = "failed", error = %error, "notification failed for good; see `ticketd outbox list`");
+                Recorded::Failed { error }
+            }
+        };
+        let tx = self.store.write()?;
+        outbox::record(&tx, row, &recorded, at)?;
+        tx.commit().map_err(StoreError::from)?;
+        Ok(())
+    }
+
+    /// The daemon's courier: a pass whenever ingestion wakes it, a row falls
+    /// due, or `POLL` passes; backs off while the relay is down.
+    pub async fn run(mut self, mut stop: watch::Receiver<bool>, wake: Arc<Notify>) {
+        let mut backoff = Backoff::new(Duration::from_secs(2), Duration::from_secs(300));
+        while !*stop.borrow() {
+            let wait = match self.pass(&stop).await {
+                Ok(stats) => {
+                    backoff.reset();
+                    if !stats.is_empty() {
+                        tracing::info!(
+                            sent = stats.sent,
+                            deferred = stats.deferred,
+                            failed = stats.failed,
+                            "outbox pass"
+                        );
+                    }
+                    self.until_next_due()
+                }
+                Err(e) => {
+                    let wait = backoff.next(jitter());
+                    tracing::error!(error = %e, retry_in_secs = wait.as_secs_f32(), failures = backoff.failures(), "outbox delivery paused");
+                    wait
+                }
+            };
+            tokio::select! {
+                _ = wake.notified() => {}
+                _ = tokio::time::sleep(wait) => {}
+                _ = stop.changed() => {}
+            }
+        }
+        self.transport.shutdown().await;
+    }
+
+    fn until_next_due(&self) -> Duration {
+        match outbox::next_due(self.store.conn()) {
+            Ok(Some(Timestamp(t))) => {
+                Duration::from_secs((t - now().0).clamp(1, POLL.as_secs() as i64) as u64)
+            }
+            _ => POLL,
+        }
+    }
+
+    /// Closes pooled connections (QUIT).
+    pub async fn close(&self) {
+        self.transport.shutdown().await;
+    }
+}

@@ -1,0 +1,144 @@
+//! The outbox as delivery sees it: which rows are due, who is bouncing, and
+//! recording what each attempt came to (the row and its event together, in
+//! one transaction).
+
+use std::collections::HashSet;
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::apply::event;
+use super::StoreError;
+use crate::delivery::compose::{Outgoing, ThreadFacts};
+use crate::domain::model::{NotificationKind, TicketId};
+use crate::domain::time::Timestamp;
+
+/// Pending rows whose time has come, oldest first.
+pub fn due(conn: &Connection, now: Timestamp, limit: usize) -> Result<Vec<Outgoing>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT o.id, o.kind, o.recipients, o.subject, o.body_text, o.message_id, o.in_reply_to,
+                o.refs, o.ticket_id, t.subject, t.created_at, o.created_at, o.attempts
+         FROM outbox o LEFT JOIN tickets t ON t.id = o.ticket_id
+         WHERE o.status = 'pending' AND o.next_attempt_at <= ?1
+         ORDER BY o.next_attempt_at, o.id LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![now.0, limit as i64], |r| {
+        let kind: String = r.get(1)?;
+        let to: String = r.get(2)?;
+        let refs: Option<String> = r.get(7)?;
+        let ticket: Option<i64> = r.get(8)?;
+        let t_subject: Option<String> = r.get(9)?;
+        let t_created: Option<i64> = r.get(10)?;
+        Ok((
+            kind,
+            Outgoing {
+                id: r.get(0)?,
+                kind: NotificationKind::TicketUpdated,
+                to: serde_json::from_str(&to).unwrap_or_default(),
+                subject: r.get(3)?,
+                body_text: r.get(4)?,
+                message_id: r.get(5)?,
+                in_reply_to: r.get(6)?,
+                references: refs
+                    .unwrap_or_default()
+                    .split_whitespace()
+                    .map(str::to_owned)
+                    .collect(),
+                ticket: match (ticket, t_subject, t_created) {
+                    (Some(id), Some(subject), Some(created)) => Some(ThreadFacts {
+                        id: TicketId(id),
+                        subject,
+                        created_at: Timestamp(created),
+                    }),
+                    _ => None,
+                },
+                created_at: Timestamp(r.get(11)?),
+                attempts: r.get::<_, i64>(12)?.max(0) as u32,
+            },
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (kind, mut o) = row?;
+        match kind.parse::<NotificationKind>() {
+            Ok(k) => o.kind = k,
+            Err(_) => {
+                return Err(StoreError::Invalid(format!(
+                    "outbox row {} has an unknown kind {kind:?}: was the database written by a newer ticketd?",
+                    o.id
+                )))
+            }
+        }
+        out.push(o);
+    }
+    Ok(out)
+}
+
+/// When the next pending row falls due, if any is pending.
+pub fn next_due(conn: &Connection) -> Result<Option<Timestamp>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT min(next_attempt_at) FROM outbox WHERE status = 'pending'")?
+        .query_row([], |r| r.get::<_, Option<i64>>(0))
+        .optional()?
+        .flatten()
+        .map(Timestamp))
+}
+
+/// The addresses marked as bouncing (no mail goes to them).
+pub fn bouncing(conn: &Connection) -> Result<HashSet<String>, StoreError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT email FROM users WHERE bouncing_since IS NOT NULL")?;
+    let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// What became of one attempt, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recorded {
+    Sent { reply: String },
+    Retry { at: Timestamp, error: String },
+    Failed { error: String },
+}
+
+/// Records an attempt on `row` (counting it) and its event, in one transaction.
+pub fn record(
+    conn: &Connection,
+    row: &Outgoing,
+    outcome: &Recorded,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let attempts = row.attempts + 1;
+    let who = format!("{} to {}", row.kind, row.to.join(", "));
+    let (kind, detail) = match outcome {
+        Recorded::Sent { reply } => {
+            conn.prepare_cached(
+                "UPDATE outbox SET status = 'sent', attempts = ?2, sent_at = ?3, last_error = NULL WHERE id = ?1",
+            )?
+            .execute(params![row.id, attempts, now.0])?;
+            (
+                "notification_sent",
+                format!("{who} (try {attempts}): {reply}"),
+            )
+        }
+        Recorded::Retry { at, error } => {
+            conn.prepare_cached(
+                "UPDATE outbox SET attempts = ?2, next_attempt_at = ?3, last_error = ?4 WHERE id = ?1",
+            )?
+            .execute(params![row.id, attempts, at.0, error])?;
+            (
+                "notification_deferred",
+                format!("{who} (try {attempts}): {error}; next try at {at}"),
+            )
+        }
+        Recorded::Failed { error } => {
+            conn.prepare_cached(
+                "UPDATE outbox SET status = 'failed', attempts = ?2, last_error = ?3 WHERE id = ?1",
+            )?
+            .execute(params![row.id, attempts, error])?;
+            (
+                "notification_failed",
+                format!("{who} (try {attempts}): {error}"),
+            )
+        }
+    };
+    event(conn, now, row.ticket.as_ref().map(|t| t.id), kind, &detail)
+}

@@ -14,6 +14,8 @@ pub struct Dovecot {
     pub port: u16,
     pub tls_port: u16,
     capability: Option<String>,
+    /// Mailboxes besides support@ and agent@example.test.
+    users: Vec<String>,
 }
 
 pub fn free_port() -> u16 {
@@ -34,12 +36,22 @@ impl Dovecot {
 
     /// A server that advertises only `capability` (no IDLE, no MOVE, say).
     pub fn start_with(capability: Option<&str>) -> Dovecot {
+        Dovecot::start_full(capability, &[])
+    }
+
+    /// A server with mailboxes for `users` too (customers, on-call…).
+    pub fn start_users(users: &[&str]) -> Dovecot {
+        Dovecot::start_full(None, users)
+    }
+
+    fn start_full(capability: Option<&str>, users: &[&str]) -> Dovecot {
         let dir = tempfile::tempdir().expect("temp dir");
         let d = Dovecot {
             dir,
             port: free_port(),
             tls_port: free_port(),
             capability: capability.map(str::to_owned),
+            users: users.iter().map(|u| u.to_string()).collect(),
         };
         d.up();
         d
@@ -58,6 +70,7 @@ impl Dovecot {
         if let Some(c) = &self.capability {
             cmd.env("DOVECOT_CAPABILITY", c);
         }
+        cmd.env("EXTRA_USERS", self.users.join(" "));
         let status = cmd
             .arg(self.state())
             .arg(self.port.to_string())
@@ -186,6 +199,24 @@ impl Imap {
         self.w.write_all(raw).expect("write");
         self.w.write_all(b"\r\n").expect("write");
         self.read_until(&tag);
+    }
+
+    /// Every message in `folder`, raw, oldest first.
+    pub fn fetch_all(&mut self, folder: &str) -> Vec<String> {
+        let exists = self.count(folder);
+        if exists == 0 {
+            return Vec::new();
+        }
+        self.cmd(&format!("EXAMINE {folder}"));
+        self.cmd("FETCH 1:* (BODY.PEEK[])")
+            .into_iter()
+            .filter(|l| l.contains("FETCH (BODY[]"))
+            .map(|l| {
+                // "* n FETCH (BODY[] {len}\r\n<literal>": keep the literal.
+                let start = l.find("}\r\n").map(|i| i + 3).unwrap_or(0);
+                l[start..].to_owned()
+            })
+            .collect()
     }
 
     /// How many messages `folder` holds.

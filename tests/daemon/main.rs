@@ -1,7 +1,9 @@
 //! `ticketd run` against a real, private Dovecot: the fetch loop, IDLE,
 //! reconnects, UIDVALIDITY, TLS, and a SIGKILL in the middle of a batch.
 
+mod delivery;
 mod dovecot;
+mod smtp_sink;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -67,6 +69,13 @@ impl Daemon {
         conn.busy_timeout(Duration::from_secs(5))
             .expect("busy timeout");
         conn.query_row(sql, [], |r| r.get(0)).unwrap_or(0)
+    }
+
+    fn query_text(&self, sql: &str) -> String {
+        let db = self.dir.path().join("ticketd.db");
+        rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .and_then(|c| c.query_row(sql, [], |r| r.get(0)))
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
     }
 
     fn tickets(&self) -> i64 {

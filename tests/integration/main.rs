@@ -3,5 +3,6 @@
 
 mod cli;
 mod desk;
+mod golden;
 mod hostile;
 mod rules;

@@ -415,6 +415,7 @@ pub fn decide(
                 solved_now: new_status == Status::Solved && t.status != Status::Solved,
                 became_urgent: priority == Some(Priority::Urgent),
                 oncall: policy.oncall.as_deref(),
+                password_setup: !is_agent && !sender.has_password && sender.setup_expired,
                 bouncing: Some(&snap.bouncing),
                 ..Default::default()
             });

@@ -31,7 +31,8 @@ pub struct PlanInput<'a> {
     pub solved_now: bool,
     pub became_urgent: bool,
     pub oncall: Option<&'a str>,
-    /// The requester is new (or their setup link expired): send one.
+    /// A new ticket's requester has no password and no live setup link, or
+    /// the author of a reply had a link that expired unused: send one.
     pub password_setup: bool,
     /// `no_access` sender whose daily notice is due.
     pub refused_notice: bool,
@@ -59,6 +60,10 @@ pub fn plan(i: &PlanInput<'_>) -> Vec<Planned> {
     let author_is_agent = i.author_role == Some(Role::Agent);
     let already_has = |e: &str| e == i.author || i.direct_recipients.contains(&e);
 
+    if i.password_setup && !i.new_ticket {
+        // Their earlier link expired unused: writing again earns a new one.
+        push(NotificationKind::PasswordSetup, i.author);
+    }
     if i.new_ticket {
         if i.password_setup {
             push(NotificationKind::PasswordSetup, i.requester);

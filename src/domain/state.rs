@@ -18,6 +18,8 @@ pub struct Sender {
     pub has_password: bool,
     /// An unexpired, unused password-setup token exists.
     pub setup_pending: bool,
+    /// A setup link was sent once and expired unused (and no password since).
+    pub setup_expired: bool,
     /// Tickets this address opened in the last hour (for throttling).
     pub tickets_last_hour: u32,
     /// When the last `refused` notice went to this address.

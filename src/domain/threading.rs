@@ -161,6 +161,7 @@ mod tests {
             known: true,
             has_password: false,
             setup_pending: false,
+            setup_expired: false,
             tickets_last_hour: 0,
             refused_notice_at: None,
         }

@@ -100,6 +100,7 @@ fn load_sender(
             known: false,
             has_password: false,
             setup_pending: false,
+            setup_expired: false,
             tickets_last_hour: 0,
             refused_notice_at: None,
         });
@@ -109,6 +110,10 @@ fn load_sender(
             "SELECT 1 FROM password_tokens WHERE user_id = ?1 AND used_at IS NULL AND expires_at > ?2",
         )?
         .exists(params![id, now.0])?;
+    let setup_expired = !setup_pending
+        && conn
+            .prepare_cached("SELECT 1 FROM password_tokens WHERE user_id = ?1 AND used_at IS NULL")?
+            .exists(params![id])?;
     let tickets_last_hour: u32 = conn
         .prepare_cached("SELECT count(*) FROM tickets WHERE requester_id = ?1 AND created_at > ?2")?
         .query_row(params![id, now.0 - HOUR], |r| r.get(0))?;
@@ -119,6 +124,7 @@ fn load_sender(
         known: true,
         has_password,
         setup_pending,
+        setup_expired,
         tickets_last_hour,
         refused_notice_at: refused.map(Timestamp),
     })

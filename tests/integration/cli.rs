@@ -351,3 +351,45 @@ fn reset_password_queues_a_fresh_single_use_link() {
         unknown.stderr
     );
 }
+
+#[test]
+fn an_expired_setup_link_is_replaced_when_its_user_writes_again() {
+    let desk = Desk::new();
+    desk.ingest(&mail(
+        "From: ann@acme.test\nTo: support@example.test\nSubject: s\nMessage-ID: <ex1@acme.test>",
+        "x",
+    ));
+    let setups = |d: &Desk| {
+        d.outbox()
+            .iter()
+            .filter(|(k, to)| k == "password_setup" && to == "ann@acme.test")
+            .count()
+    };
+    assert_eq!(setups(&desk), 1);
+    // A reply while the link is still valid: no second link.
+    let reply_to = desk.notification_id("ticket_received", "ann@acme.test");
+    desk.ingest(&mail(
+        &format!("From: ann@acme.test\nTo: support@example.test\nSubject: Re: [#1] s\nMessage-ID: <ex2@acme.test>\nIn-Reply-To: <{reply_to}>"),
+        "still broken",
+    ));
+    assert_eq!(setups(&desk), 1, "the live link is enough");
+    // The link expires unused; her next reply earns a fresh one.
+    rusqlite::Connection::open(desk.db())
+        .expect("db")
+        .execute("UPDATE password_tokens SET expires_at = 0", [])
+        .expect("expire");
+    desk.ingest(&mail(
+        &format!("From: ann@acme.test\nTo: support@example.test\nSubject: Re: [#1] s\nMessage-ID: <ex3@acme.test>\nIn-Reply-To: <{reply_to}>"),
+        "any news?",
+    ));
+    assert_eq!(setups(&desk), 2, "a fresh link after the old one expired");
+    let live: i64 = rusqlite::Connection::open(desk.db())
+        .expect("db")
+        .query_row(
+            "SELECT count(*) FROM password_tokens WHERE expires_at > strftime('%s','now')",
+            [],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(live, 1);
+}

@@ -35,6 +35,15 @@ pub enum OutboxCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Send failed notifications again (after fixing the relay, the address
+    /// or clearing a bounce): they go back to pending with their tries reset.
+    Retry {
+        /// Outbox row ids; none with --failed.
+        ids: Vec<i64>,
+        /// Every failed row.
+        #[arg(long, conflicts_with = "ids")]
+        failed: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -160,7 +169,23 @@ pub fn quarantine(config: &Config, cmd: QuarantineCmd) -> CmdResult {
 }
 
 pub fn outbox(config: &Config, cmd: OutboxCmd) -> CmdResult {
-    let OutboxCmd::List { json } = cmd;
+    let json = match cmd {
+        OutboxCmd::List { json } => json,
+        OutboxCmd::Retry { ids, failed } => {
+            if ids.is_empty() && !failed {
+                return Err(Failure::new(
+                    Exit::Usage,
+                    "name the rows to retry (`ticketd outbox retry 12 13`) or pass --failed",
+                ));
+            }
+            let mut store = open_store(config)?;
+            let tx = store.write()?;
+            let n = crate::store::outbox::requeue(&tx, (!failed).then_some(&ids[..]), now())?;
+            tx.commit().map_err(crate::store::StoreError::from)?;
+            outln!("{n} notification(s) queued again; `ticketd run` sends them");
+            return Ok(());
+        }
+    };
     let store = open_store(config)?;
     let rows = queries::outbox(store.conn())?;
     if json {

@@ -142,3 +142,48 @@ pub fn record(
     };
     event(conn, now, row.ticket.as_ref().map(|t| t.id), kind, &detail)
 }
+
+/// Puts failed rows (all, or those of `ids`) back to pending with their
+/// tries reset, each with an event. Returns how many.
+pub fn requeue(
+    conn: &Connection,
+    ids: Option<&[i64]>,
+    now: Timestamp,
+) -> Result<usize, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT id, kind, recipients, ticket_id FROM outbox WHERE status = 'failed' ORDER BY id",
+    )?;
+    let rows: Vec<(i64, String, String, Option<i64>)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .collect::<Result<_, _>>()?;
+    if let Some(ids) = ids {
+        if let Some(missing) = ids.iter().find(|id| !rows.iter().any(|r| r.0 == **id)) {
+            return Err(StoreError::NotFound(format!(
+                "outbox row {missing} is not a failed notification: see `ticketd outbox list`"
+            )));
+        }
+    }
+    let mut n = 0;
+    for (id, kind, to, ticket) in rows {
+        if ids.is_some_and(|ids| !ids.contains(&id)) {
+            continue;
+        }
+        conn.prepare_cached(
+            "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?2 WHERE id = ?1",
+        )?
+        .execute(params![id, now.0])?;
+        let to: Vec<String> = serde_json::from_str(&to).unwrap_or_default();
+        event(
+            conn,
+            now,
+            ticket.map(TicketId),
+            "notification_requeued",
+            &format!(
+                "{kind} to {} (outbox row {id}), by an operator",
+                to.join(", ")
+            ),
+        )?;
+        n += 1;
+    }
+    Ok(n)
+}

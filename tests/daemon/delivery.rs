@@ -374,6 +374,23 @@ fn refusals_deferrals_and_bouncing_addresses() {
         table.contains("failed") && table.contains("pending"),
         "{table}"
     );
+    // An operator sends the failed ones again once the address is fixed.
+    let out = d
+        .cmd(&["outbox", "retry", "--failed"])
+        .output()
+        .expect("retry");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("2 notification(s) queued again"),
+        "{out:?}"
+    );
+    assert_eq!(
+        d.count("SELECT count(*) FROM outbox WHERE recipients LIKE '%reject-me%' AND status = 'pending' AND attempts = 0"),
+        2
+    );
+    assert_eq!(
+        d.count("SELECT count(*) FROM events WHERE kind = 'notification_requeued'"),
+        2
+    );
 
     // A bouncing address is held until an agent clears it.
     let sent_before = sink.received().len();

@@ -1,7 +1,7 @@
 //! DESIGN §3 and §4 end to end: one conversation through every rule, with
 //! the outcome, ticket state and notifications each mail must give.
 
-use crate::desk::{fixture, mail, strings, Desk};
+use crate::desk::{fixture, mail, strings, Desk, BASE_CONFIG};
 
 fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
     list.iter()
@@ -439,4 +439,48 @@ fn the_readme_walkthrough() {
         "{}",
         list.stdout
     );
+}
+
+#[test]
+fn a_peer_that_answers_every_mail_drains_its_budget_and_gets_no_more() {
+    // A script on the customer's side answers each notification with a new
+    // plain mail that no loop rule can recognise.
+    let desk = Desk::with_config(&BASE_CONFIG.replace(
+        "reopen_days = 7",
+        "reopen_days = 7\nmax_mails_per_recipient_per_hour = 3\nmax_mails_per_ticket_per_hour = 100",
+    ));
+    desk.ingest(&mail(
+        "From: bot@acme.test\nTo: support@example.test\nSubject: Status\nMessage-ID: <storm-0@acme.test>",
+        "ping",
+    ));
+    let to_bot = |d: &Desk| {
+        d.outbox()
+            .iter()
+            .filter(|(_, to)| to == "bot@acme.test")
+            .count()
+    };
+    assert_eq!(to_bot(&desk), 2, "setup link and acknowledgement");
+    for i in 1..=10 {
+        let agent_reply = mail(
+            &format!("From: agent@example.test\nTo: support@example.test\nSubject: Re: [#1] Status\nMessage-ID: <storm-agent-{i}@example.test>"),
+            "pong",
+        );
+        desk.ingest(&agent_reply);
+    }
+    assert_eq!(to_bot(&desk), 3, "the bucket holds 3: the rest is held");
+    let events = desk.json(&["log", "list", "--ticket", "1", "--json"]);
+    let suppressed = events
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["kind"] == "notification_suppressed")
+        .count();
+    assert_eq!(suppressed, 9, "each held mail is logged");
+    // Agents are staff: their alerts are not limited by the recipient budget.
+    let alerts = desk
+        .outbox()
+        .iter()
+        .filter(|(k, _)| k == "agent_alert")
+        .count();
+    assert_eq!(alerts, 1);
 }

@@ -25,3 +25,4 @@ pub mod imap;
 pub mod ingest;
 pub mod render;
 pub mod store;
+pub mod tls;

@@ -2,17 +2,19 @@
 //! after the server answered, so a crash between the two may send that one
 //! row again and never loses it. The relay being down is not the rows'
 //! fault: it costs them no try; the courier waits (backing off) instead.
+//! Sessions are reused from one notification to the next within a pass.
 
 pub mod compose;
 pub mod html_body;
 pub mod transport;
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::stream::FuturesUnordered;
 use futures_util::StreamExt;
-use lettre::AsyncTransport;
+use lettre::transport::smtp::client::AsyncSmtpConnection;
 use tokio::sync::{watch, Notify};
 
 use crate::config::{Config, SmtpConfig};
@@ -24,7 +26,7 @@ use crate::ingest::now;
 use crate::store::outbox::{self, Recorded};
 use crate::store::{Durability, Store, StoreError};
 use compose::{compose, Identity, Outgoing};
-use transport::{Transport, TransportError};
+use transport::{Connector, SmtpFailure, TransportError};
 
 /// Rows read per query; a pass keeps reading until nothing is due.
 const PAGE: usize = 256;
@@ -34,12 +36,8 @@ const POLL: Duration = Duration::from_secs(15);
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeliveryError {
-    #[error("SMTP server {host}:{port} unavailable: {reason}. Nothing is lost: notifications wait in the outbox and go out when it answers")]
-    RelayDown {
-        host: String,
-        port: u16,
-        reason: String,
-    },
+    #[error("SMTP server {server} unavailable: {reason}. Nothing is lost: notifications wait in the outbox and go out when it answers")]
+    RelayDown { server: String, reason: String },
     #[error("{0}")]
     Store(#[from] StoreError),
     #[error("{0}")]
@@ -72,15 +70,15 @@ impl std::fmt::Display for PassStats {
     }
 }
 
-/// Sends the outbox: owns its own database connection and SMTP pool.
+/// Sends the outbox: owns its own database connection and SMTP sessions.
 pub struct Courier {
     store: Store,
-    transport: Transport,
+    connector: Connector,
     identity: Identity,
     policy: RetryPolicy,
     concurrency: usize,
-    host: String,
-    port: u16,
+    /// Sessions between two sends of a pass, reused by the next send.
+    idle: Vec<AsyncSmtpConnection>,
 }
 
 impl Courier {
@@ -105,24 +103,29 @@ impl Courier {
             .rsplit_once('@')
             .map(|(_, d)| d)
             .unwrap_or("localhost");
-        let concurrency = smtp.concurrency.clamp(1, 32);
         Ok(Courier {
             store,
-            transport: transport::build(smtp, hello, concurrency as u32)?,
+            connector: Connector::new(smtp, hello)?,
             identity,
             policy: RetryPolicy {
                 max_attempts: smtp.max_attempts.max(1),
                 ..RetryPolicy::default()
             },
-            concurrency,
-            host: smtp.host.clone(),
-            port: smtp.port,
+            concurrency: smtp.concurrency.clamp(1, 32),
+            idle: Vec::new(),
         })
     }
 
-    /// Sends every row that is due, `concurrency` at a time over pooled
-    /// connections. Stops early (rows stay pending) once `stop` turns true.
+    /// Sends every row that is due, up to `concurrency` at once, each session
+    /// reused for the next row. Stops early (rows stay pending) once `stop`
+    /// turns true; closes its sessions at the end.
     pub async fn pass(&mut self, stop: &watch::Receiver<bool>) -> Result<PassStats, DeliveryError> {
+        let result = self.send_due(stop).await;
+        self.close().await;
+        result
+    }
+
+    async fn send_due(&mut self, stop: &watch::Receiver<bool>) -> Result<PassStats, DeliveryError> {
         let mut stats = PassStats::default();
         let mut relay_checked = false;
         while !*stop.borrow() {
@@ -131,48 +134,62 @@ impl Courier {
                 break;
             }
             if !relay_checked {
-                self.check_relay().await?;
+                // Before any row is charged a try: can we reach and log in?
+                let first =
+                    self.connector
+                        .connect()
+                        .await
+                        .map_err(|f| DeliveryError::RelayDown {
+                            server: self.connector.server(),
+                            reason: f.message,
+                        })?;
+                self.idle.push(first);
                 relay_checked = true;
             }
             let bouncing = outbox::bouncing(self.store.conn())?;
-            let mut ready = Vec::with_capacity(rows.len());
+            let mut queue = VecDeque::with_capacity(rows.len());
             for row in rows {
                 match self.prepare(&row, &bouncing) {
-                    Ok(message) => ready.push((row, message)),
-                    Err(reason) => {
-                        self.record(&row, Attempt::Permanent, reason, &mut stats)?;
-                    }
+                    Ok(message) => queue.push_back((row, message)),
+                    Err(reason) => record(
+                        &mut self.store,
+                        &self.policy,
+                        &row,
+                        Attempt::Permanent,
+                        reason,
+                        &mut stats,
+                    )?,
                 }
             }
-            let transport = &self.transport;
-            let mut sends =
-                futures_util::stream::iter(ready.into_iter().take_while(|_| !*stop.borrow()))
-                    .map(|(row, message)| async move {
-                        let result = transport.send(message).await;
-                        (row, result)
-                    })
-                    .buffer_unordered(self.concurrency);
-            let mut results = Vec::new();
-            while let Some(r) = sends.next().await {
-                results.push(r);
-            }
-            drop(sends);
-            for (row, result) in results {
+            let connector = &self.connector;
+            let mut in_flight = FuturesUnordered::new();
+            loop {
+                while in_flight.len() < self.concurrency && !*stop.borrow() {
+                    let Some((row, message)) = queue.pop_front() else {
+                        break;
+                    };
+                    let session = self.idle.pop();
+                    in_flight.push(send_one(connector, session, row, message));
+                }
+                let Some((row, result, session)) = in_flight.next().await else {
+                    break;
+                };
+                self.idle.extend(session);
                 let (attempt, detail) = match result {
-                    Ok(reply) => (
-                        Attempt::Delivered,
-                        format!(
-                            "{} {}",
-                            u16::from(reply.code()),
-                            reply.first_line().unwrap_or("")
-                        ),
-                    ),
-                    Err(e) => (
-                        classify_reply(e.status().map(u16::from)),
-                        format!("{}:{}: {e}", self.host, self.port),
+                    Ok(reply) => (Attempt::Delivered, reply),
+                    Err(f) => (
+                        classify_reply(f.code),
+                        format!("{}: {}", connector.server(), f.message),
                     ),
                 };
-                self.record(&row, attempt, detail, &mut stats)?;
+                record(
+                    &mut self.store,
+                    &self.policy,
+                    &row,
+                    attempt,
+                    detail,
+                    &mut stats,
+                )?;
             }
         }
         Ok(stats)
@@ -191,63 +208,6 @@ impl Courier {
             ));
         }
         compose(row, &self.identity).map_err(|e| e.to_string())
-    }
-
-    /// Before a pass sends anything: can we reach and log in to the relay?
-    /// If not, no row is charged a try.
-    async fn check_relay(&self) -> Result<(), DeliveryError> {
-        let down = |reason: String| DeliveryError::RelayDown {
-            host: self.host.clone(),
-            port: self.port,
-            reason,
-        };
-        match self.transport.test_connection().await {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(down("it did not answer NOOP".into())),
-            Err(e) => Err(down(e.to_string())),
-        }
-    }
-
-    fn record(
-        &mut self,
-        row: &Outgoing,
-        attempt: Attempt,
-        detail: String,
-        stats: &mut PassStats,
-    ) -> Result<(), DeliveryError> {
-        let at = now();
-        let next = self.policy.after(attempt, row.attempts + 1, at);
-        let ticket = row.ticket.as_ref().map(|t| t.id.0);
-        let to = row.to.join(", ");
-        let recorded = match next {
-            Next::Sent => {
-                stats.sent += 1;
-                tracing::info!(outbox = row.id, kind = %row.kind, to = %to, ticket, message_id = %row.message_id, outcome = "sent", reply = %detail, "notification sent");
-                Recorded::Sent { reply: detail }
-            }
-            Next::RetryAt(when) => {
-                stats.deferred += 1;
-                tracing::warn!(outbox = row.id, kind = %row.kind, to = %to, ticket, message_id = %row.message_id, outcome = "deferred", attempts = row.attempts + 1, retry_at = %when, error = %detail, "notification deferred; it will be retried");
-                Recorded::Retry {
-                    at: when,
-                    error: detail,
-                }
-            }
-            Next::Failed { exhausted } => {
-                stats.failed += 1;
-                let error = if exhausted {
-                    format!("gave up after {} tries: {detail}", row.attempts + 1)
-                } else {
-                    detail
-                };
-                tracing::error!(outbox = row.id, kind = %row.kind, to = %to, ticket, message_id = %row.message_id, outcome = "failed", error = %error, "notification failed for good; see `ticketd outbox list`");
-                Recorded::Failed { error }
-            }
-        };
-        let tx = self.store.write()?;
-        outbox::record(&tx, row, &recorded, at)?;
-        tx.commit().map_err(StoreError::from)?;
-        Ok(())
     }
 
     /// The daemon's courier: a pass whenever ingestion wakes it, a row falls
@@ -280,7 +240,6 @@ impl Courier {
                 _ = stop.changed() => {}
             }
         }
-        self.transport.shutdown().await;
     }
 
     fn until_next_due(&self) -> Duration {
@@ -292,8 +251,80 @@ impl Courier {
         }
     }
 
-    /// Closes pooled connections (QUIT).
-    pub async fn close(&self) {
-        self.transport.shutdown().await;
+    /// Says QUIT on the sessions left open.
+    pub async fn close(&mut self) {
+        for mut session in self.idle.drain(..) {
+            let _ = session.quit().await;
+        }
     }
+}
+
+/// One send, on `session` or a new one; hands the session back if it is
+/// still good (lettre drops a session after any error reply).
+async fn send_one(
+    connector: &Connector,
+    session: Option<AsyncSmtpConnection>,
+    row: Outgoing,
+    message: lettre::Message,
+) -> (
+    Outgoing,
+    Result<String, SmtpFailure>,
+    Option<AsyncSmtpConnection>,
+) {
+    let mut session = match session {
+        Some(s) => s,
+        None => match connector.connect().await {
+            Ok(s) => s,
+            Err(f) => return (row, Err(f), None),
+        },
+    };
+    let result = connector
+        .send(&mut session, message.envelope(), &message.formatted())
+        .await;
+    let keep = result.is_ok() && !session.has_broken();
+    (row, result, keep.then_some(session))
+}
+
+/// Records what an attempt came to: the row, its event, and a log line.
+fn record(
+    store: &mut Store,
+    policy: &RetryPolicy,
+    row: &Outgoing,
+    attempt: Attempt,
+    detail: String,
+    stats: &mut PassStats,
+) -> Result<(), DeliveryError> {
+    let at = now();
+    let next = policy.after(attempt, row.attempts + 1, at);
+    let ticket = row.ticket.as_ref().map(|t| t.id.0);
+    let to = row.to.join(", ");
+    let recorded = match next {
+        Next::Sent => {
+            stats.sent += 1;
+            tracing::info!(outbox = row.id, kind = %row.kind, to = %to, ticket, message_id = %row.message_id, outcome = "sent", reply = %detail, "notification sent");
+            Recorded::Sent { reply: detail }
+        }
+        Next::RetryAt(when) => {
+            stats.deferred += 1;
+            tracing::warn!(outbox = row.id, kind = %row.kind, to = %to, ticket, message_id = %row.message_id, outcome = "deferred", attempts = row.attempts + 1, retry_at = %when, error = %detail, "notification deferred; it will be retried");
+            Recorded::Retry {
+                at: when,
+                error: detail,
+            }
+        }
+        Next::Failed { exhausted } => {
+            stats.failed += 1;
+            let error = if exhausted {
+                format!("gave up after {} tries: {detail}", row.attempts + 1)
+            } else {
+                detail
+            };
+            tracing::error!(outbox = row.id, kind = %row.kind, to = %to, ticket, message_id = %row.message_id, outcome = "failed", error = %error, "notification failed for good; see `ticketd outbox list`");
+            Recorded::Failed { error }
+        }
+    };
+    let tx = store.write()?;
+    outbox::record(&tx, row, &recorded, at)?;
+    tx.commit().map_err(StoreError::from)?;
+    Ok(())
 }

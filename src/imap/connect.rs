@@ -9,8 +9,9 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
 use super::mailbox::Mailbox;
-use super::{tls, ImapError};
+use super::ImapError;
 use crate::config::{ImapAuth, ImapConfig, Security};
+use crate::tls;
 
 /// Any byte stream async-imap can drive: plain TCP or TLS over it.
 pub trait Io: AsyncRead + AsyncWrite + Unpin + Send + fmt::Debug {}
@@ -36,7 +37,7 @@ pub async fn connect(cfg: &ImapConfig) -> Result<Mailbox, ImapError> {
 
     let client: Client<Stream> = match cfg.security {
         Security::Tls => {
-            let connector = tls::connector(&cfg.host, cfg.ca_file.as_deref())?;
+            let connector = tls::connector(&cfg.host, cfg.ca_file.as_deref(), "imap.ca_file")?;
             let stream = tokio::time::timeout(limit, tls::wrap(&connector, &cfg.host, tcp))
                 .await
                 .map_err(|_| step("TLS handshake"))??;
@@ -44,7 +45,7 @@ pub async fn connect(cfg: &ImapConfig) -> Result<Mailbox, ImapError> {
         }
         Security::None => greeted(Client::new(Box::new(tcp) as Stream), limit, &step).await?,
         Security::Starttls => {
-            let connector = tls::connector(&cfg.host, cfg.ca_file.as_deref())?;
+            let connector = tls::connector(&cfg.host, cfg.ca_file.as_deref(), "imap.ca_file")?;
             let mut plain = greeted(Client::new(tcp), limit, &step).await?;
             // A refused STARTTLS is an error: never go on in plaintext.
             tokio::time::timeout(limit, plain.run_command_and_check_ok("STARTTLS", None))

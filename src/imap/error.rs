@@ -36,6 +36,15 @@ pub enum ImapError {
     },
 }
 
+impl From<crate::tls::TlsError> for ImapError {
+    fn from(e: crate::tls::TlsError) -> ImapError {
+        ImapError::Tls {
+            host: e.host,
+            reason: e.reason,
+        }
+    }
+}
+
 impl ImapError {
     /// Credentials or configuration: retrying at once will not help.
     pub fn needs_operator(&self) -> bool {

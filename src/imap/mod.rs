@@ -5,7 +5,6 @@
 mod connect;
 mod error;
 mod mailbox;
-mod tls;
 
 pub use connect::connect;
 pub use error::ImapError;

@@ -1,4 +1,4 @@
-//! rustls everywhere: the system's roots plus an optional private CA file;
+//! rustls everywhere (IMAP and SMTP): the system's roots plus an optional private CA file;
 //! no OpenSSL at run time and never a silent fall-back to plaintext.
 
 use std::sync::Arc;
@@ -10,11 +10,22 @@ use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
 use tokio_rustls::rustls::{ClientConfig, RootCertStore};
 use tokio_rustls::TlsConnector;
 
-use super::ImapError;
+/// A TLS problem with `host`: setup (roots, CA file) or the handshake.
+#[derive(Debug, thiserror::Error)]
+#[error("TLS with {host}: {reason}")]
+pub struct TlsError {
+    pub host: String,
+    pub reason: String,
+}
 
-/// A connector trusting the system roots and, when given, the certificates in `ca_file`.
-pub fn connector(host: &str, ca_file: Option<&std::path::Path>) -> Result<TlsConnector, ImapError> {
-    let tls_err = |reason: String| ImapError::Tls {
+/// A connector trusting the system roots and, when given, the certificates in
+/// `ca_file` (`ca_key` names its config key in messages).
+pub fn connector(
+    host: &str,
+    ca_file: Option<&std::path::Path>,
+    ca_key: &str,
+) -> Result<TlsConnector, TlsError> {
+    let tls_err = |reason: String| TlsError {
         host: host.to_owned(),
         reason,
     };
@@ -41,9 +52,9 @@ pub fn connector(host: &str, ca_file: Option<&std::path::Path>) -> Result<TlsCon
         }
     }
     if roots.is_empty() {
-        return Err(tls_err(
-            "no trusted certificates: install ca-certificates or set imap.ca_file".into(),
-        ));
+        return Err(tls_err(format!(
+            "no trusted certificates: install ca-certificates or set {ca_key}"
+        )));
     }
     let config = ClientConfig::builder_with_provider(Arc::new(
         tokio_rustls::rustls::crypto::ring::default_provider(),
@@ -59,16 +70,13 @@ pub async fn wrap(
     connector: &TlsConnector,
     host: &str,
     tcp: TcpStream,
-) -> Result<TlsStream<TcpStream>, ImapError> {
-    let name = ServerName::try_from(host.to_owned()).map_err(|e| ImapError::Tls {
+) -> Result<TlsStream<TcpStream>, TlsError> {
+    let name = ServerName::try_from(host.to_owned()).map_err(|e| TlsError {
         host: host.to_owned(),
         reason: format!("{host:?} is not a valid server name: {e}"),
     })?;
-    connector
-        .connect(name, tcp)
-        .await
-        .map_err(|e| ImapError::Tls {
-            host: host.to_owned(),
-            reason: e.to_string(),
-        })
+    connector.connect(name, tcp).await.map_err(|e| TlsError {
+        host: host.to_owned(),
+        reason: e.to_string(),
+    })
 }

@@ -6,7 +6,9 @@ Adapted for ticketd from the team's shared recipe (a test tool, not part of
 the product). Additions: recipients whose local part starts with "reject"
 are refused with 550 (a permanent failure), those starting with "defer" with
 451 (a transient one), so the delivery tests meet real SMTP replies; and
---starttls CERT KEY requires STARTTLS with that certificate.
+--starttls CERT KEY requires STARTTLS with that certificate, and
+--implicit-tls CERT KEY speaks TLS from the first byte, and --auth USER:PASSWORD
+requires a login.
 
 A real SMTP receiver (aiosmtpd) on 127.0.0.1 that stores every received
 message, byte for byte as sent in DATA, as OUTDIR/<seq>.eml and appends one
@@ -111,6 +113,10 @@ def main():
     ap.add_argument("--max-messages", type=int, default=0)
     ap.add_argument("--starttls", nargs=2, metavar=("CERT", "KEY"), default=None,
                     help="offer and require STARTTLS with this certificate and key")
+    ap.add_argument("--auth", default=None, metavar="USER:PASSWORD",
+                    help="require AUTH (PLAIN/LOGIN, over TLS) with these credentials")
+    ap.add_argument("--implicit-tls", nargs=2, metavar=("CERT", "KEY"), default=None,
+                    help="TLS from the first byte (port 465 style) with this certificate and key")
     ap.add_argument("--maildir-root", default=None,
                     help="also deliver into DIR/<domain>/<local>/Maildir (a dovecot-up.sh STATE_DIR/mail)")
     args = ap.parse_args()
@@ -122,20 +128,37 @@ def main():
     stop_event = threading.Event()
     handler = SinkHandler(args.outdir, args.max_messages, stop_event, args.maildir_root)
 
-    tls_context = None
-    if args.starttls:
-        import ssl
-        tls_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        tls_context.load_cert_chain(args.starttls[0], args.starttls[1])
+    import ssl
+    def context(cert_key):
+        if not cert_key:
+            return None
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(cert_key[0], cert_key[1])
+        return ctx
+    tls_context = context(args.starttls)
+    implicit = context(args.implicit_tls)
+
+    auth = {}
+    if args.auth:
+        from aiosmtpd.smtp import AuthResult
+        user, _, password = args.auth.partition(":")
+
+        def authenticator(server, session, envelope, mechanism, data):
+            ok = (getattr(data, "login", b"") == user.encode()
+                  and getattr(data, "password", b"") == password.encode())
+            # handled=False: aiosmtpd answers 535 itself (True would send nothing).
+            return AuthResult(success=ok, handled=False)
+        auth = dict(authenticator=authenticator, auth_required=True,
+                    auth_require_tls=tls_context is not None or implicit is not None)
 
     class Ctl(Controller):
         def factory(self):
             return SMTP(self.handler, enable_SMTPUTF8=True,
                         data_size_limit=64 * 1024 * 1024, decode_data=False,
                         hostname="smtp-sink.test", tls_context=tls_context,
-                        require_starttls=tls_context is not None)
+                        require_starttls=tls_context is not None, **auth)
 
-    ctl = Ctl(handler, hostname=args.host, port=args.port)
+    ctl = Ctl(handler, hostname=args.host, port=args.port, ssl_context=implicit)
     ctl.start()
     for s in (signal.SIGTERM, signal.SIGINT):
         signal.signal(s, lambda *_: stop_event.set())

@@ -107,6 +107,7 @@ fn daemon_failure(e: DaemonError) -> Failure {
 fn delivery_failure(e: DeliveryError) -> Failure {
     let exit = match &e {
         DeliveryError::RelayDown { .. } => Exit::TempFail,
+        DeliveryError::LoginRefused { .. } => Exit::Config,
         DeliveryError::Store(s) if s.is_temporary() => Exit::TempFail,
         DeliveryError::Store(_) => Exit::Software,
         DeliveryError::Transport(_) | DeliveryError::Identity { .. } => Exit::Config,

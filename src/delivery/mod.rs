@@ -38,6 +38,10 @@ const POLL: Duration = Duration::from_secs(15);
 pub enum DeliveryError {
     #[error("SMTP server {server} unavailable: {reason}. Nothing is lost: notifications wait in the outbox and go out when it answers")]
     RelayDown { server: String, reason: String },
+    #[error(
+        "SMTP server {server}: {reason}. Notifications wait in the outbox until the login works"
+    )]
+    LoginRefused { server: String, reason: String },
     #[error("{0}")]
     Store(#[from] StoreError),
     #[error("{0}")]
@@ -135,14 +139,20 @@ impl Courier {
             }
             if !relay_checked {
                 // Before any row is charged a try: can we reach and log in?
-                let first =
-                    self.connector
-                        .connect()
-                        .await
-                        .map_err(|f| DeliveryError::RelayDown {
-                            server: self.connector.server(),
+                let first = self.connector.connect().await.map_err(|f| {
+                    let server = self.connector.server();
+                    if f.login_refused {
+                        DeliveryError::LoginRefused {
+                            server,
                             reason: f.message,
-                        })?;
+                        }
+                    } else {
+                        DeliveryError::RelayDown {
+                            server,
+                            reason: f.message,
+                        }
+                    }
+                })?;
                 self.idle.push(first);
                 relay_checked = true;
             }
@@ -229,7 +239,12 @@ impl Courier {
                     self.until_next_due()
                 }
                 Err(e) => {
-                    let wait = backoff.next(jitter());
+                    let wait = match e {
+                        // Retrying a refused login every few seconds helps
+                        // no one and may lock the account.
+                        DeliveryError::LoginRefused { .. } => crate::daemon::backoff::OPERATOR_WAIT,
+                        _ => backoff.next(jitter()),
+                    };
                     tracing::error!(error = %e, retry_in_secs = wait.as_secs_f32(), failures = backoff.failures(), "outbox delivery paused");
                     wait
                 }

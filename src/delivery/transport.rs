@@ -36,6 +36,8 @@ pub enum TransportError {
 pub struct SmtpFailure {
     pub code: Option<u16>,
     pub message: String,
+    /// The server refused our login: an operator must fix the credentials.
+    pub login_refused: bool,
 }
 
 impl SmtpFailure {
@@ -43,6 +45,7 @@ impl SmtpFailure {
         SmtpFailure {
             code: None,
             message,
+            login_refused: false,
         }
     }
 }
@@ -52,6 +55,7 @@ impl From<lettre::transport::smtp::Error> for SmtpFailure {
         SmtpFailure {
             code: e.status().map(u16::from),
             message: e.to_string(),
+            login_refused: false,
         }
     }
 }
@@ -152,7 +156,11 @@ impl Connector {
                 .await
                 .map_err(|e| SmtpFailure {
                     code: e.status().map(u16::from),
-                    message: format!("login refused ({e}); check smtp.username and the password"),
+                    message: format!(
+                        "login refused ({e}); check smtp.username and smtp.password (or password_file)"
+                    ),
+                    // 4xx: the server's auth service is in trouble, not us.
+                    login_refused: !e.is_transient(),
                 })?;
         }
         Ok(conn)

@@ -450,7 +450,7 @@ fn refusals_deferrals_and_bouncing_addresses() {
 #[test]
 fn starttls_with_a_private_ca_and_never_plaintext_to_an_untrusted_server() {
     let dv = Dovecot::start_users(PEOPLE);
-    let sink = Sink::start_starttls(&dv);
+    let sink = Sink::start_starttls(&dv, None);
     let smtp = format!(
         "host = \"localhost\"\nport = {}\nsecurity = \"starttls\"\ntimeout_secs = 10\n",
         sink.port
@@ -477,4 +477,71 @@ fn starttls_with_a_private_ca_and_never_plaintext_to_an_untrusted_server() {
     let (code, out, err) = d.once();
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(sink.received().len(), 3, "{out}");
+}
+
+#[test]
+fn implicit_tls_with_a_private_ca() {
+    let dv = Dovecot::start_users(PEOPLE);
+    let sink = Sink::start_tls(&dv);
+    let d = daemon(
+        &dv,
+        &format!(
+            "host = \"127.0.0.1\"\nport = {}\nsecurity = \"tls\"\ntimeout_secs = 10\nca_file = \"{}\"\n",
+            sink.port,
+            dv.ca().display()
+        ),
+    );
+    dv.imap().append(
+        "INBOX",
+        b"From: Ann <ann@customer.test>\r\nTo: support@example.test\r\nSubject: TLS\r\nMessage-ID: <t2@customer.test>\r\n\r\nHello.\r\n",
+    );
+    let (code, out, err) = d.once();
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(sink.received().len(), 3, "{out}");
+    assert_eq!(inbox(&dv, "ann@customer.test", 2, &d).len(), 2);
+}
+
+#[test]
+fn smtp_login_from_a_password_file_and_a_clear_error_for_a_wrong_one() {
+    let dv = Dovecot::start_users(PEOPLE);
+    let sink = Sink::start_starttls(&dv, Some("support@example.test:s3cret pass"));
+    let smtp = |password_file: &str| {
+        format!(
+            "host = \"127.0.0.1\"\nport = {}\nsecurity = \"starttls\"\ntimeout_secs = 10\nca_file = \"{}\"\nusername = \"support@example.test\"\npassword_file = \"{password_file}\"\n",
+            sink.port,
+            dv.ca().display()
+        )
+    };
+    let d = daemon(&dv, &smtp("wrong.secret"));
+    std::fs::write(d.dir.path().join("wrong.secret"), "nope\n").expect("secret");
+    std::fs::write(d.dir.path().join("smtp.secret"), "s3cret pass\n").expect("secret");
+    dv.imap().append(
+        "INBOX",
+        b"From: Ann <ann@customer.test>\r\nTo: support@example.test\r\nSubject: Auth\r\nMessage-ID: <a1@customer.test>\r\n\r\nHello.\r\n",
+    );
+    let (code, _, err) = d.once();
+    assert_eq!(code, 78, "a refused login is the operator's to fix: {err}");
+    assert!(
+        err.contains("login refused") && err.contains("smtp.username"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("nope"),
+        "the password is never printed: {err}"
+    );
+    assert_eq!(
+        d.count("SELECT count(*) FROM outbox WHERE status = 'pending' AND attempts = 0"),
+        3,
+        "no row charged a try"
+    );
+    std::fs::write(
+        &d.config,
+        std::fs::read_to_string(&d.config)
+            .expect("config")
+            .replace("wrong.secret", "smtp.secret"),
+    )
+    .expect("config");
+    let (code, out, err) = d.once();
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(sink.received().len(), 3);
 }

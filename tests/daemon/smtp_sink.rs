@@ -12,28 +12,50 @@ pub struct Sink {
     pub dir: tempfile::TempDir,
     pub port: u16,
     maildir_root: PathBuf,
-    /// `Some((cert, key))`: STARTTLS required.
-    tls: Option<(PathBuf, PathBuf)>,
+    /// `Some((env, cert, key))`: STARTTLS required, or implicit TLS.
+    tls: Option<(&'static str, PathBuf, PathBuf)>,
+    /// `user:password` the server requires.
+    auth: Option<String>,
 }
 
 impl Sink {
     /// Delivers into `dovecot`'s mailboxes.
     pub fn start(dovecot: &Dovecot) -> Sink {
-        Sink::start_full(dovecot, None)
+        Sink::start_full(dovecot, None, None)
     }
 
     /// Requires STARTTLS with the Dovecot's private-CA certificate.
-    pub fn start_starttls(dovecot: &Dovecot) -> Sink {
+    /// With `auth` (`user:password`), a login is required too.
+    pub fn start_starttls(dovecot: &Dovecot, auth: Option<&str>) -> Sink {
         let tls = dovecot.state().join("tls");
-        Sink::start_full(dovecot, Some((tls.join("cert.pem"), tls.join("key.pem"))))
+        Sink::start_full(
+            dovecot,
+            Some(("SINK_STARTTLS", tls.join("cert.pem"), tls.join("key.pem"))),
+            auth,
+        )
     }
 
-    fn start_full(dovecot: &Dovecot, tls: Option<(PathBuf, PathBuf)>) -> Sink {
+    /// TLS from the first byte, with the same certificate.
+    pub fn start_tls(dovecot: &Dovecot) -> Sink {
+        let tls = dovecot.state().join("tls");
+        Sink::start_full(
+            dovecot,
+            Some(("SINK_TLS", tls.join("cert.pem"), tls.join("key.pem"))),
+            None,
+        )
+    }
+
+    fn start_full(
+        dovecot: &Dovecot,
+        tls: Option<(&'static str, PathBuf, PathBuf)>,
+        auth: Option<&str>,
+    ) -> Sink {
         let s = Sink {
             dir: tempfile::tempdir().expect("sink dir"),
             port: free_port(),
             maildir_root: dovecot.state().join("mail"),
             tls,
+            auth: auth.map(str::to_owned),
         };
         s.up();
         s
@@ -52,11 +74,11 @@ impl Sink {
             .arg(self.port.to_string())
             .env("SINK_MAILDIR_ROOT", &self.maildir_root)
             .env("SINK_MAX_SECONDS", "1800");
-        if let Some((cert, key)) = &self.tls {
-            cmd.env(
-                "SINK_STARTTLS",
-                format!("{} {}", cert.display(), key.display()),
-            );
+        if let Some(auth) = &self.auth {
+            cmd.env("SINK_AUTH", auth);
+        }
+        if let Some((var, cert, key)) = &self.tls {
+            cmd.env(var, format!("{} {}", cert.display(), key.display()));
         }
         let status = cmd
             .stdout(f.try_clone().expect("clone"))

@@ -23,6 +23,7 @@ pub mod delivery;
 pub mod domain;
 pub mod imap;
 pub mod ingest;
+pub mod observe;
 pub mod render;
 pub mod store;
 pub mod tls;

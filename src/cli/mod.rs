@@ -12,6 +12,7 @@ macro_rules! outln {
 
 mod admin;
 mod ingest;
+pub mod logging;
 mod run;
 mod table;
 mod tickets;
@@ -108,6 +109,10 @@ pub struct Cli {
     /// The config file; relative paths inside it are relative to its folder.
     #[arg(long, global = true, value_name = "PATH", default_value = DEFAULT_PATH)]
     pub config: PathBuf,
+    /// Log lines: `journal` (syslog priorities, no timestamps) is chosen by
+    /// itself under systemd, `text` elsewhere; `json` for log shippers.
+    #[arg(long, global = true, value_enum, default_value_t = logging::LogFormat::Auto)]
+    pub log_format: logging::LogFormat,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -157,10 +162,14 @@ pub fn main() -> ExitCode {
             return code.into();
         }
     };
+    let format = cli.log_format;
     match run(cli) {
         Ok(()) => Exit::Ok.into(),
         Err(f) => {
-            eprintln!("ticketd: {}", f.message);
+            let prefix = logging::error_prefix(format);
+            for line in f.message.lines() {
+                eprintln!("{prefix}ticketd: {line}");
+            }
             f.exit.into()
         }
     }
@@ -172,17 +181,18 @@ fn run(cli: Cli) -> CmdResult {
     }
     let config = Config::load(&cli.config)?;
     // The daemon tells what it does; console commands stay quiet.
-    init_logging(
-        &config,
+    logging::init(
+        Some(&config),
         if matches!(cli.command, Command::Run { .. }) {
             "info"
         } else {
             "warn"
         },
+        cli.log_format,
     );
     match cli.command {
         Command::CheckConfig => Ok(()),
-        Command::Run { once } => run::run(&config, once),
+        Command::Run { once } => run::run(&config, &cli.config, once),
         Command::Ingest { file } => ingest::ingest(&config, file.as_deref()),
         Command::Explain { file } => ingest::explain(&config, file.as_deref()),
         Command::Tickets(c) => tickets::run(&config, c),
@@ -191,27 +201,6 @@ fn run(cli: Cli) -> CmdResult {
         Command::Log(c) => admin::log(&config, c),
         Command::Users(c) => admin::users(&config, c),
     }
-}
-
-/// Logs go to stderr (stdout is the command's answer); `RUST_LOG` wins over
-/// `log.level`, and the console default is quiet.
-fn init_logging(config: &Config, default: &str) {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env()
-        .ok()
-        .or_else(|| {
-            config
-                .log
-                .level
-                .as_deref()
-                .and_then(|l| EnvFilter::try_new(l).ok())
-        })
-        .unwrap_or_else(|| EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .try_init();
 }
 
 /// Opens the configured database (fsync on every commit: the console and an

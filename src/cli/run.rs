@@ -1,26 +1,29 @@
 //! `ticketd run [--once]`: the daemon, on a single-threaded tokio runtime
 //! (SQLite is one writer anyway). The mailbox worker and the courier (SMTP)
 //! run side by side; SIGTERM/SIGINT finish the batch in hand, then the
-//! sends in flight.
+//! sends in flight; SIGHUP reloads what can be reloaded. Under systemd it
+//! reports READY/STATUS/WATCHDOG/STOPPING; `[metrics]` serves Prometheus.
 
+use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::{watch, Notify};
 
 use super::{CmdResult, Exit, Failure};
 use crate::config::Config;
-use crate::daemon::{self, DaemonError, Mode, Stats};
+use crate::daemon::{self, DaemonError, Hooks, Mode, Stats};
 use crate::delivery::{Courier, DeliveryError};
+use crate::observe::{http, systemd, Observer};
+use crate::store::{Durability, Store};
 
-pub fn run(config: &Config, once: bool) -> CmdResult {
+pub fn run(config: &Config, path: &Path, once: bool) -> CmdResult {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Failure::new(Exit::Software, format!("cannot start the runtime: {e}")))?;
-    let mode = if once { Mode::Once } else { Mode::Forever };
     rt.block_on(async {
-        // Inside the runtime: the SMTP pool starts a task of its own.
-        let courier = match &config.smtp {
+        let mut courier = match &config.smtp {
             Some(smtp) => Some(Courier::new(config, smtp).map_err(delivery_failure)?),
             None => {
                 tracing::warn!(
@@ -33,11 +36,18 @@ pub fn run(config: &Config, once: bool) -> CmdResult {
         tokio::spawn(async move {
             wait_for_signal().await;
             tracing::info!("shutdown requested: finishing the batch in hand");
+            systemd::stopping();
             let _ = tx.send(true);
         });
         let committed = Arc::new(Notify::new());
+        let observer = Arc::new(Observer::new());
         if once {
-            let stats = daemon::run(config, mode, rx.clone(), committed)
+            let hooks = Hooks {
+                committed,
+                observer,
+                reload: None,
+            };
+            let stats = daemon::run(config, Mode::Once, rx.clone(), hooks)
                 .await
                 .map_err(daemon_failure)?;
             report(&stats, true);
@@ -50,23 +60,119 @@ pub fn run(config: &Config, once: bool) -> CmdResult {
             outln!("outbox: {sent}");
             return Ok(());
         }
-        let (courier_stop_tx, courier_stop) = watch::channel(false);
+        let metrics = match &config.metrics {
+            Some(m) => Some(
+                http::bind(&m.listen)
+                    .await
+                    .map_err(|e| Failure::new(Exit::Config, e))?,
+            ),
+            None => None,
+        };
+        // Status and gauges read the database on a connection of their own.
+        let status_store = Store::open(
+            &config.store.path,
+            Duration::from_millis(config.store.busy_timeout_ms),
+            Durability::Normal,
+        )?;
+        let (reload_tx, reload_rx) = watch::channel(Arc::new(config.clone()));
+        tokio::spawn(reload_on_sighup(
+            path.to_owned(),
+            Arc::new(config.clone()),
+            reload_tx,
+        ));
+        let (stop_tx, stop) = watch::channel(false);
         let mailbox = async {
-            let r = daemon::run(config, mode, rx, committed.clone()).await;
+            let hooks = Hooks {
+                committed: committed.clone(),
+                observer: observer.clone(),
+                reload: Some(reload_rx.clone()),
+            };
+            let r = daemon::run(config, Mode::Forever, rx, hooks).await;
             // The mailbox is done: the courier finishes what is in flight.
-            let _ = courier_stop_tx.send(true);
+            let _ = stop_tx.send(true);
             r
         };
         let delivery = async {
-            if let Some(c) = courier {
-                c.run(courier_stop, committed.clone()).await;
+            if let Some(mut c) = courier.take() {
+                c.observe(observer.clone());
+                c.run(stop.clone(), committed.clone(), Some(reload_rx.clone()))
+                    .await;
             }
         };
-        let (result, ()) = tokio::join!(mailbox, delivery);
+        let status = systemd::status_task(observer.clone(), status_store, stop.clone());
+        let endpoint = async {
+            if let Some(listener) = metrics {
+                http::serve(listener, observer.clone(), stop.clone()).await;
+            }
+        };
+        let (result, (), (), ()) = tokio::join!(mailbox, delivery, status, endpoint);
         let stats = result.map_err(daemon_failure)?;
         report(&stats, false);
         Ok(())
     })
+}
+
+/// SIGHUP: read the config file again. A config with problems is logged and
+/// ignored; a good one is handed to the mailbox loop and the courier, which
+/// apply [support] and [[rules]] (addresses, names, agents, limits,
+/// templates). Sections read only at start are named in a warning.
+async fn reload_on_sighup(
+    path: std::path::PathBuf,
+    mut current: Arc<Config>,
+    tx: watch::Sender<Arc<Config>>,
+) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        return;
+    };
+    while hup.recv().await.is_some() {
+        systemd::reloading(false);
+        match Config::load(&path) {
+            Err(e) => tracing::error!(
+                config = %path.display(),
+                problems = %e,
+                "reload refused: the config has problems; the running settings stay in force"
+            ),
+            Ok(new) => {
+                let restart: Vec<&str> = [
+                    (
+                        "[store]",
+                        format!("{:?}", current.store) != format!("{:?}", new.store),
+                    ),
+                    (
+                        "[imap]",
+                        format!("{:?}", current.imap) != format!("{:?}", new.imap),
+                    ),
+                    (
+                        "[smtp]",
+                        format!("{:?}", current.smtp) != format!("{:?}", new.smtp),
+                    ),
+                    (
+                        "[metrics]",
+                        format!("{:?}", current.metrics) != format!("{:?}", new.metrics),
+                    ),
+                    (
+                        "[log]",
+                        format!("{:?}", current.log) != format!("{:?}", new.log),
+                    ),
+                ]
+                .into_iter()
+                .filter_map(|(name, changed)| changed.then_some(name))
+                .collect();
+                if !restart.is_empty() {
+                    tracing::warn!(
+                        sections = %restart.join(", "),
+                        "reload: these sections are read at start only; `systemctl restart ticketd` applies them"
+                    );
+                }
+                tracing::info!(config = %path.display(), "config reloaded");
+                let new = Arc::new(new);
+                current = new.clone();
+                let _ = tx.send(new);
+            }
+        }
+        systemd::reloading(true);
+    }
 }
 
 fn report(stats: &Stats, print: bool) {

@@ -11,10 +11,11 @@ use tokio::sync::{watch, Notify};
 
 use super::backoff::Backoff;
 use super::{plan, DaemonError, Mode, IDLE_FOR, MAX_BATCH_BYTES, MOVE_EVERY};
-use crate::config::ImapConfig;
+use crate::config::{Config, ImapConfig};
 use crate::domain::model::Outcome;
 use crate::imap::{self, Mailbox, Wake};
 use crate::ingest::{now, Ingestor};
+use crate::observe::Observer;
 use crate::store::{imap_state, Store};
 
 /// What a run did, for the log and for `run --once`'s summary.
@@ -32,6 +33,10 @@ pub(super) struct Worker<'a> {
     pub shutdown: watch::Receiver<bool>,
     /// Told after each commit (the courier sends what it queued).
     pub committed: Arc<Notify>,
+    /// Readiness, watchdog deadlines and metrics.
+    pub observer: Arc<Observer>,
+    /// A reloaded config (SIGHUP), applied before the next batch.
+    pub reload: Option<watch::Receiver<Arc<Config>>>,
     pub stats: Stats,
     /// UIDs moved whose owed-move rows are still in the database; deleted
     /// with the next batch's commit, or by [`Worker::flush_moves`].
@@ -59,7 +64,11 @@ impl Worker<'_> {
     /// One connection, from login to logout (or to the error that ends it).
     pub async fn session(&mut self, mode: Mode, backoff: &mut Backoff) -> Result<(), DaemonError> {
         let cfg = self.imap;
+        let limit = Duration::from_secs(cfg.timeout_secs);
+        // A login is a few timed round trips.
+        self.observer.expect_within(limit * 6);
         let mut mb = imap::connect(cfg).await?;
+        self.observer.imap_connected(true);
         backoff.reset();
         tracing::info!(
             host = %cfg.host,
@@ -94,11 +103,13 @@ impl Worker<'_> {
         loop {
             last = self.drain(&mut mb, validity, last).await?;
             self.flush_moves(validity)?;
+            self.observer.polled();
             if mode == Mode::Once || self.stopping() {
                 mb.logout().await;
                 return Ok(());
             }
             let poll = Duration::from_secs(cfg.poll_interval_secs);
+            self.observer.expect_within(IDLE_FOR.max(poll) + limit * 2);
             match mb.wait(IDLE_FOR, poll, &mut self.shutdown).await? {
                 Wake::Look => {}
                 Wake::Shutdown => {
@@ -167,6 +178,28 @@ impl Worker<'_> {
         Ok(())
     }
 
+    /// Takes a config reloaded by SIGHUP: the ingest pipeline is rebuilt from
+    /// its [support] and [[rules]]; a config that cannot be used is logged
+    /// and the running one kept.
+    fn apply_reload(&mut self) {
+        let Some(rx) = self.reload.as_mut() else {
+            return;
+        };
+        if !rx.has_changed().unwrap_or(false) {
+            return;
+        }
+        let config = rx.borrow_and_update().clone();
+        match Ingestor::new(&config, &mut self.store) {
+            Ok(i) => {
+                self.ingestor = i;
+                tracing::info!("reloaded: [support] and [[rules]] apply from the next message on");
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "reload failed; the previous settings stay in force")
+            }
+        }
+    }
+
     /// Ingests everything above `last`; returns the new last committed UID.
     async fn drain(
         &mut self,
@@ -175,6 +208,7 @@ impl Worker<'_> {
         mut last: u32,
     ) -> Result<u32, DaemonError> {
         let cfg = self.imap;
+        self.apply_reload();
         loop {
             if self.stopping() {
                 self.move_owed(mb).await?;
@@ -192,6 +226,10 @@ impl Worker<'_> {
                 "new mail waiting"
             );
             for batch in plan::batches(&sizes, cfg.batch_size as usize, MAX_BATCH_BYTES) {
+                // A fetch, a transaction (which may wait busy_timeout_ms), a move.
+                self.observer.expect_within(
+                    Duration::from_secs(cfg.timeout_secs) * 3 + Duration::from_secs(60),
+                );
                 let started = Instant::now();
                 let fetched = mb.fetch(&batch).await?;
                 let fetch_ms = started.elapsed().as_millis() as u64;
@@ -228,6 +266,9 @@ impl Worker<'_> {
                 self.moved_unrecorded.clear();
                 self.committed.notify_one();
                 let ingest_ms = started.elapsed().as_millis() as u64 - fetch_ms;
+                let outcomes: Vec<Outcome> = reports.iter().map(|r| r.outcome).collect();
+                self.observer
+                    .ingested(&outcomes, Duration::from_millis(ingest_ms));
                 // Committed: from here on a crash only leaves moves owed.
                 last = last.max(batch.iter().copied().max().unwrap_or(last));
                 let mut to_processed = Vec::new();

@@ -23,6 +23,7 @@ use tokio::sync::{watch, Notify};
 use crate::config::{Config, ImapConfig};
 use crate::imap::ImapError;
 use crate::ingest::{Ingestor, SetupError};
+use crate::observe::Observer;
 use crate::store::{Durability, Store, StoreError};
 use backoff::Backoff;
 
@@ -72,15 +73,31 @@ pub enum Mode {
     Once,
 }
 
+/// How the mailbox loop talks to the rest of the process.
+pub struct Hooks {
+    /// Notified after every commit, so the courier sends what the batch
+    /// queued at once.
+    pub committed: Arc<Notify>,
+    /// Readiness, watchdog deadlines, metrics.
+    pub observer: Arc<Observer>,
+    /// A new config after SIGHUP: its [support] and [[rules]] apply from the
+    /// next batch on.
+    pub reload: Option<watch::Receiver<Arc<Config>>>,
+}
+
 /// Runs until `shutdown` turns true (then finishes the batch in hand) or,
-/// with [`Mode::Once`], until the mailbox is empty. `committed` is notified
-/// after every commit, so the courier sends what the batch queued at once.
+/// with [`Mode::Once`], until the mailbox is empty.
 pub async fn run(
     config: &Config,
     mode: Mode,
     shutdown: watch::Receiver<bool>,
-    committed: Arc<Notify>,
+    hooks: Hooks,
 ) -> Result<Stats, DaemonError> {
+    let Hooks {
+        committed,
+        observer,
+        reload,
+    } = hooks;
     let imap = config.imap.as_ref().ok_or(DaemonError::NoImap)?;
     // fsync on every commit: a message is moved out of the inbox right after.
     let mut store = Store::open(
@@ -95,6 +112,8 @@ pub async fn run(
         ingestor,
         shutdown,
         committed,
+        observer: observer.clone(),
+        reload,
         stats: Stats::default(),
         moved_unrecorded: Vec::new(),
         owed: Default::default(),
@@ -107,6 +126,9 @@ pub async fn run(
             Err(e) => match retry_wait(&e, imap, &mut backoff) {
                 None => return Err(e),
                 Some(wait) => {
+                    observer.imap_connected(false);
+                    // Waiting is what the loop is supposed to do now.
+                    observer.expect_within(wait + Duration::from_secs(30));
                     if d.sleep_or_shutdown(wait).await {
                         return Ok(d.stats);
                     }

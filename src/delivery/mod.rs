@@ -23,6 +23,7 @@ use crate::domain::address::Addressing;
 use crate::domain::retry::{classify_reply, Attempt, Next, RetryPolicy};
 use crate::domain::time::Timestamp;
 use crate::ingest::now;
+use crate::observe::Observer;
 use crate::store::outbox::{self, Recorded};
 use crate::store::{Durability, Store, StoreError};
 use compose::{compose, Identity, Outgoing};
@@ -83,6 +84,7 @@ pub struct Courier {
     concurrency: usize,
     /// Sessions between two sends of a pass, reused by the next send.
     idle: Vec<AsyncSmtpConnection>,
+    observer: Option<Arc<Observer>>,
 }
 
 impl Courier {
@@ -117,7 +119,13 @@ impl Courier {
             },
             concurrency: smtp.concurrency.clamp(1, 32),
             idle: Vec::new(),
+            observer: None,
         })
+    }
+
+    /// Counts every attempt in the daemon's metrics.
+    pub fn observe(&mut self, observer: Arc<Observer>) {
+        self.observer = Some(observer);
     }
 
     /// Sends every row that is due, up to `concurrency` at once, each session
@@ -164,6 +172,7 @@ impl Courier {
                     Err(reason) => record(
                         &mut self.store,
                         &self.policy,
+                        self.observer.as_deref(),
                         &row,
                         Attempt::Permanent,
                         reason,
@@ -195,6 +204,7 @@ impl Courier {
                 record(
                     &mut self.store,
                     &self.policy,
+                    self.observer.as_deref(),
                     &row,
                     attempt,
                     detail,
@@ -222,9 +232,18 @@ impl Courier {
 
     /// The daemon's courier: a pass whenever ingestion wakes it, a row falls
     /// due, or `POLL` passes; backs off while the relay is down.
-    pub async fn run(mut self, mut stop: watch::Receiver<bool>, wake: Arc<Notify>) {
+    pub async fn run(
+        mut self,
+        mut stop: watch::Receiver<bool>,
+        wake: Arc<Notify>,
+        mut reload: Option<watch::Receiver<Arc<Config>>>,
+    ) {
         let mut backoff = Backoff::new(Duration::from_secs(2), Duration::from_secs(300));
         while !*stop.borrow() {
+            if let Some(rx) = reload.as_mut().filter(|r| r.has_changed().unwrap_or(false)) {
+                let config = rx.borrow_and_update().clone();
+                self.reidentify(&config);
+            }
             let wait = match self.pass(&stop).await {
                 Ok(stats) => {
                     backoff.reset();
@@ -266,6 +285,27 @@ impl Courier {
         }
     }
 
+    /// A reloaded [support]: the From name and the reply addresses follow it.
+    fn reidentify(&mut self, config: &Config) {
+        let s = &config.support;
+        let identity = self
+            .store
+            .hmac_secret()
+            .map_err(|e| e.to_string())
+            .and_then(|secret| {
+                Identity::new(
+                    &s.name,
+                    &s.address,
+                    Addressing::new(&s.address, &s.aliases, secret),
+                )
+                .map_err(|e| e.to_string())
+            });
+        match identity {
+            Ok(i) => self.identity = i,
+            Err(e) => tracing::error!(error = %e, "reload: keeping the previous From address"),
+        }
+    }
+
     /// Says QUIT on the sessions left open.
     pub async fn close(&mut self) {
         for mut session in self.idle.drain(..) {
@@ -304,6 +344,7 @@ async fn send_one(
 fn record(
     store: &mut Store,
     policy: &RetryPolicy,
+    observer: Option<&Observer>,
     row: &Outgoing,
     attempt: Attempt,
     detail: String,
@@ -338,6 +379,13 @@ fn record(
             Recorded::Failed { error }
         }
     };
+    if let Some(o) = observer {
+        o.delivery(match recorded {
+            Recorded::Sent { .. } => "sent",
+            Recorded::Retry { .. } => "deferred",
+            Recorded::Failed { .. } => "failed",
+        });
+    }
     let tx = store.write()?;
     outbox::record(&tx, row, &recorded, at)?;
     tx.commit().map_err(StoreError::from)?;

@@ -423,3 +423,22 @@ pub fn discard(conn: &Connection, id: i64, now: Timestamp) -> Result<(), StoreEr
     )?;
     Ok(())
 }
+
+/// The figures the daemon's status line and gauges show.
+pub fn backlog(conn: &Connection, now: Timestamp) -> Result<crate::observe::Backlog, StoreError> {
+    let midnight = now.0 - now.0.rem_euclid(86_400);
+    let tickets_today: i64 = conn
+        .prepare_cached("SELECT count(*) FROM tickets WHERE created_at >= ?1")?
+        .query_row([midnight], |r| r.get(0))?;
+    let counts = outbox_counts(conn)?;
+    let oldest: Option<i64> = conn
+        .prepare_cached("SELECT min(created_at) FROM outbox WHERE status = 'pending'")?
+        .query_row([], |r| r.get(0))?;
+    Ok(crate::observe::Backlog {
+        tickets_today,
+        pending: counts.get(&DeliveryStatus::Pending).copied().unwrap_or(0),
+        sent: counts.get(&DeliveryStatus::Sent).copied().unwrap_or(0),
+        failed: counts.get(&DeliveryStatus::Failed).copied().unwrap_or(0),
+        oldest_pending_secs: oldest.map(|t| (now.0 - t).max(0)),
+    })
+}

@@ -309,6 +309,9 @@ impl Worker<'_> {
                     "batch committed"
                 );
                 if self.stopping() {
+                    // Leave a clean inbox: what is committed is moved now
+                    // (had it not been, the next start would move it).
+                    self.move_owed(mb).await?;
                     return Ok(last);
                 }
             }

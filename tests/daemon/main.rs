@@ -3,6 +3,7 @@
 
 mod delivery;
 mod dovecot;
+mod service;
 mod smtp_sink;
 
 use std::path::PathBuf;

@@ -61,7 +61,7 @@ fn readiness_status_watchdog_and_stopping_reach_notify_socket() {
             .iter()
             .flat_map(|m| m.lines())
             .filter_map(|l| l.strip_prefix("STATUS="))
-            .last()
+            .next_back()
             .unwrap_or("")
             .to_owned();
         if status.contains("1 ticket today") {

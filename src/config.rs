@@ -492,11 +492,14 @@ impl Config {
             imap.secret = resolve_secret(
                 "imap",
                 imap.password.take(),
-                imap.password_file.as_ref().map(|p| base_dir.join(p)),
+                imap.password_file.as_ref().map(|p| secret_path(base_dir, p)),
                 !oauth,
                 &mut problems,
             );
-            imap.oauth_token_file = imap.oauth_token_file.take().map(|p| base_dir.join(p));
+            imap.oauth_token_file = imap
+                .oauth_token_file
+                .take()
+                .map(|p| secret_path(base_dir, &p));
             match (&imap.oauth_token_file, oauth) {
                 (None, true) => problems.push(Problem {
                     key: "imap.oauth_token_file".into(),
@@ -545,7 +548,7 @@ impl Config {
             smtp.secret = resolve_secret(
                 "smtp",
                 smtp.password.take(),
-                smtp.password_file.as_ref().map(|p| base_dir.join(p)),
+                smtp.password_file.as_ref().map(|p| secret_path(base_dir, p)),
                 needs,
                 &mut problems,
             );
@@ -895,6 +898,22 @@ fn check_security(section: &str, host: &str, security: Security, problems: &mut 
             ),
         });
     }
+}
+
+/// Where a secret file named in the config is. Under systemd, a bare name
+/// given to the unit as `LoadCredential=NAME:…` is read from
+/// `$CREDENTIALS_DIRECTORY` (systemd's private copy, readable by the service
+/// only); otherwise the path is relative to the config's folder.
+fn secret_path(base_dir: &Path, p: &Path) -> PathBuf {
+    if p.is_relative() {
+        if let Some(dir) = std::env::var_os("CREDENTIALS_DIRECTORY") {
+            let candidate = Path::new(&dir).join(p);
+            if candidate.is_file() {
+                return candidate;
+            }
+        }
+    }
+    base_dir.join(p)
 }
 
 /// Whether `host` names this machine (plaintext is only allowed there).

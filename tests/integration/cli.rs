@@ -393,3 +393,30 @@ fn an_expired_setup_link_is_replaced_when_its_user_writes_again() {
         .expect("count");
     assert_eq!(live, 1);
 }
+
+#[test]
+fn password_files_are_found_in_systemd_credentials_first() {
+    let desk = Desk::with_config(&format!(
+        "{}\n[smtp]\nhost = \"smtp.example.test\"\nusername = \"support@example.test\"\npassword_file = \"smtp-password\"\n",
+        crate::desk::BASE_CONFIG
+    ));
+    let check = |creds: Option<&std::path::Path>| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_ticketd"));
+        c.arg("--config").arg(&desk.config).arg("check-config");
+        if let Some(dir) = creds {
+            c.env("CREDENTIALS_DIRECTORY", dir);
+        }
+        c.output().expect("check-config")
+    };
+    let out = check(None);
+    assert_eq!(out.status.code(), Some(78));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("smtp.password_file"),
+        "{out:?}"
+    );
+    // What `LoadCredential=smtp-password:/etc/ticketd/smtp-password` provides.
+    let creds = tempfile::tempdir().expect("creds");
+    std::fs::write(creds.path().join("smtp-password"), "s3cret\n").expect("write");
+    let out = check(Some(creds.path()));
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+}

@@ -34,6 +34,14 @@ impl AttachmentDir {
         self.root.join(a).join(rest)
     }
 
+    /// Deletes a file retention no longer keeps (already gone is fine).
+    pub fn remove(&self, sha256: &str) -> std::io::Result<()> {
+        match std::fs::remove_file(self.path_of(sha256)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+
     /// Stores `data` under its hash (already computed by the caller). The
     /// raw mail in the database stays the source of truth, so a file lost to
     /// a power cut can be rebuilt from it.
@@ -51,6 +59,8 @@ impl AttachmentDir {
         ));
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(data)?;
+        // On disk before the transaction that names it commits.
+        f.sync_all()?;
         drop(f);
         std::fs::rename(&tmp, &path)?;
         Ok(path)

@@ -88,6 +88,9 @@ pub struct StoreConfig {
     /// How long a writer waits for a busy database before giving up (exit 75).
     #[serde(default = "default_busy_ms")]
     pub busy_timeout_ms: u64,
+    /// Raw mail and attachment files of tickets closed longer ago than this
+    /// are removed (hourly, by `ticketd run`); unset: kept forever.
+    pub retention_days: Option<u32>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -343,6 +346,7 @@ const KNOWN: &[(&str, &[&str])] = &[
             "attachments_dir",
             "max_attachment_bytes",
             "busy_timeout_ms",
+            "retention_days",
         ],
     ),
     (
@@ -479,6 +483,12 @@ impl Config {
         let mut smtp = smtp;
         validate_support(&mut support, &mut problems);
         store.path = base_dir.join(&store.path);
+        if store.retention_days == Some(0) {
+            problems.push(Problem {
+                key: "store.retention_days".into(),
+                message: "must be at least 1; leave it out to keep mail forever".into(),
+            });
+        }
         store.attachments_dir = store.attachments_dir.map(|p| base_dir.join(p));
         support.templates_dir = support.templates_dir.map(|p| base_dir.join(p));
         if store.max_attachment_bytes == 0 {
@@ -492,7 +502,9 @@ impl Config {
             imap.secret = resolve_secret(
                 "imap",
                 imap.password.take(),
-                imap.password_file.as_ref().map(|p| secret_path(base_dir, p)),
+                imap.password_file
+                    .as_ref()
+                    .map(|p| secret_path(base_dir, p)),
                 !oauth,
                 &mut problems,
             );
@@ -548,7 +560,9 @@ impl Config {
             smtp.secret = resolve_secret(
                 "smtp",
                 smtp.password.take(),
-                smtp.password_file.as_ref().map(|p| secret_path(base_dir, p)),
+                smtp.password_file
+                    .as_ref()
+                    .map(|p| secret_path(base_dir, p)),
                 needs,
                 &mut problems,
             );

@@ -321,3 +321,19 @@ pub fn users(config: &Config, cmd: UsersCmd) -> CmdResult {
         }
     }
 }
+
+/// `ticketd backup PATH`: safe while the daemon runs.
+pub fn backup(config: &Config, dest: &Path) -> CmdResult {
+    let store = open_store(config)?;
+    let bytes = store.backup(dest)?;
+    outln!(
+        "database copied to {} ({:.1} MiB, integrity checked)",
+        dest.display(),
+        bytes as f64 / 1_048_576.0
+    );
+    outln!(
+        "attachments are files under {}: copy them too (e.g. rsync -a); a file never changes once written",
+        config.attachments_dir().display()
+    );
+    Ok(())
+}

@@ -146,6 +146,8 @@ pub enum Command {
     /// Accounts and roles.
     #[command(subcommand)]
     Users(admin::UsersCmd),
+    /// An online copy of the database to PATH (consistent while ticketd runs).
+    Backup { path: PathBuf },
 }
 
 /// Parses the arguments, runs the command, and turns the outcome into an exit code.
@@ -200,6 +202,7 @@ fn run(cli: Cli) -> CmdResult {
         Command::Outbox(c) => admin::outbox(&config, c),
         Command::Log(c) => admin::log(&config, c),
         Command::Users(c) => admin::users(&config, c),
+        Command::Backup { path } => admin::backup(&config, &path),
     }
 }
 

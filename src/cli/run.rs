@@ -51,6 +51,9 @@ pub fn run(config: &Config, path: &Path, once: bool) -> CmdResult {
                 .await
                 .map_err(daemon_failure)?;
             report(&stats, true);
+            let mut store = super::open_store(config)?;
+            let files = crate::attachments::AttachmentDir::new(&config.attachments_dir());
+            chores(config, &mut store, &files)?;
             let Some(mut courier) = courier else {
                 return Ok(());
             };
@@ -100,16 +103,67 @@ pub fn run(config: &Config, path: &Path, once: bool) -> CmdResult {
             }
         };
         let status = systemd::status_task(observer.clone(), status_store, stop.clone());
+        let chores = housekeeping(config, stop.clone());
         let endpoint = async {
             if let Some(listener) = metrics {
                 http::serve(listener, observer.clone(), stop.clone()).await;
             }
         };
-        let (result, (), (), ()) = tokio::join!(mailbox, delivery, status, endpoint);
+        let (result, (), (), (), ()) = tokio::join!(mailbox, delivery, status, endpoint, chores);
         let stats = result.map_err(daemon_failure)?;
         report(&stats, false);
         Ok(())
     })
+}
+
+/// Hourly (and at start): close tickets solved past `reopen_days`, and apply
+/// `retention_days`. A failure is logged and tried again next hour.
+async fn housekeeping(config: &Config, mut stop: watch::Receiver<bool>) {
+    let files = crate::attachments::AttachmentDir::new(&config.attachments_dir());
+    let mut store = match Store::open(
+        &config.store.path,
+        Duration::from_millis(config.store.busy_timeout_ms),
+        Durability::Full,
+    ) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "housekeeping disabled: cannot open the database");
+            return;
+        }
+    };
+    while !*stop.borrow() {
+        if let Err(e) = chores(config, &mut store, &files) {
+            tracing::warn!(error = %e, "housekeeping failed; trying again in an hour");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+            _ = stop.changed() => {}
+        }
+    }
+}
+
+fn chores(
+    config: &Config,
+    store: &mut Store,
+    files: &crate::attachments::AttachmentDir,
+) -> Result<(), crate::store::StoreError> {
+    let (closed, pruned) = crate::store::housekeeping::run(
+        store,
+        files,
+        crate::ingest::now(),
+        config.support.reopen_days,
+        config.store.retention_days,
+    )?;
+    if closed > 0 || pruned.tickets > 0 {
+        tracing::info!(
+            closed,
+            pruned_tickets = pruned.tickets,
+            raw_mails = pruned.raw_mails,
+            attachment_files = pruned.files.len(),
+            "housekeeping"
+        );
+    }
+    Ok(())
 }
 
 /// SIGHUP: read the config file again. A config with problems is logged and

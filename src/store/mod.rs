@@ -5,6 +5,7 @@
 pub mod apply;
 pub mod console;
 pub mod error;
+pub mod housekeeping;
 pub mod imap_state;
 pub mod outbox;
 pub mod queries;
@@ -115,6 +116,33 @@ impl Store {
         Ok(self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?)
+    }
+
+    /// Writes a consistent copy of the live database to `dest` (`VACUUM
+    /// INTO`: one read transaction, so writers carry on meanwhile), then
+    /// checks the copy. `dest` must not exist.
+    pub fn backup(&self, dest: &Path) -> Result<u64, StoreError> {
+        if dest.exists() {
+            return Err(StoreError::Invalid(format!(
+                "{} already exists: choose a new file name (a backup never overwrites)",
+                dest.display()
+            )));
+        }
+        let target = dest.to_str().ok_or_else(|| {
+            StoreError::Invalid(format!("{} is not a UTF-8 path", dest.display()))
+        })?;
+        self.conn.execute("VACUUM INTO ?1", [target])?;
+        let copy = Connection::open_with_flags(dest, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(|e| StoreError::open(dest, e))?;
+        let check: String = copy.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
+        if check != "ok" {
+            return Err(StoreError::Invalid(format!(
+                "the copy at {} fails its integrity check: {check}",
+                dest.display()
+            )));
+        }
+        let size = std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0);
+        Ok(size)
     }
 
     /// The secret behind reply-address MACs, generated on first use.

@@ -5,4 +5,5 @@ mod cli;
 mod desk;
 mod golden;
 mod hostile;
+mod retention;
 mod rules;

@@ -275,16 +275,26 @@ impl Worker<'_> {
                 let mut to_failed = Vec::new();
                 for (f, r) in fetched.iter().zip(&reports) {
                     *self.stats.outcomes.entry(r.outcome).or_default() += 1;
-                    tracing::debug!(uid = f.uid, outcome = %r.outcome, ticket = r.ticket, reason = r.reason.as_deref(), message_id = r.message_id.as_deref(), "ingested");
                     if r.outcome == Outcome::Quarantined {
                         tracing::warn!(
                             uid = f.uid,
+                            outcome = %r.outcome,
                             reason = r.reason.as_deref(),
+                            message_id = r.message_id.as_deref(),
                             folder = failed,
                             "message quarantined (kept whole); see `ticketd quarantine list`"
                         );
                         to_failed.push(f.uid);
                     } else {
+                        // One line per message: what became of it, never its text.
+                        tracing::info!(
+                            uid = f.uid,
+                            outcome = %r.outcome,
+                            ticket = r.ticket,
+                            reason = r.reason.as_deref(),
+                            message_id = r.message_id.as_deref(),
+                            "message ingested"
+                        );
                         to_processed.push(f.uid);
                     }
                 }

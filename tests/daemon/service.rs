@@ -91,6 +91,19 @@ fn readiness_status_watchdog_and_stopping_reach_notify_socket() {
         !log.contains("Z  INFO"),
         "no timestamps under the journal: {log}"
     );
+    // One line per message, with its outcome, ticket and Message-ID; never its text.
+    assert!(
+        log.lines().any(|l| l.starts_with("<6>")
+            && l.contains("message ingested")
+            && l.contains("outcome=created")
+            && l.contains("ticket=1")
+            && l.contains("message_id=")),
+        "{log}"
+    );
+    assert!(
+        !log.contains("this is request"),
+        "no mail text at info: {log}"
+    );
 }
 
 #[test]

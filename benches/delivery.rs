@@ -102,11 +102,17 @@ fn main() {
             courier_times[slot].push(t);
         }
     }
-    print_line("floor: bare SMTP loop, one connection", n, &mut floor);
+    report::median_line(
+        "floor: bare SMTP loop, one connection",
+        n,
+        "notifications",
+        &mut floor,
+    );
     for (times, concurrency) in courier_times.iter_mut().zip([1, 4]) {
-        print_line(
+        report::median_line(
             &format!("ticketd courier, {concurrency} in flight, sessions reused"),
             n,
+            "notifications",
             times,
         );
     }
@@ -115,17 +121,6 @@ fn main() {
         report::peak_rss_kib("self") as f64 / 1024.0
     );
     drop(sink);
-}
-
-fn print_line(what: &str, n: usize, times: &mut [Duration]) {
-    times.sort();
-    let median = times[times.len() / 2];
-    println!(
-        "{what:<48} median {:>8.1} ms  {:>7.0} notifications/s  (runs: {})",
-        median.as_secs_f64() * 1000.0,
-        n as f64 / median.as_secs_f64(),
-        times.len()
-    );
 }
 
 fn config(dir: &Path, port: u16, concurrency: usize) -> Config {

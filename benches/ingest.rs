@@ -45,32 +45,22 @@ fn main() {
         floor.push(parse_floor(&mailbox));
         batch.push(run_batches(&mailbox, 100));
     }
-    report("parse only (mail-parser, the floor)", n, &mut floor);
-    report("ingest, batches of 100 (daemon)", n, &mut batch);
+    report::median_line("parse only (mail-parser, the floor)", n, "msg", &mut floor);
+    report::median_line("ingest, batches of 100 (daemon)", n, "msg", &mut batch);
 
     let single_n = if bench { 2_000 } else { 50 };
     let mut single: Vec<Duration> = (0..if bench { 3 } else { 1 })
         .map(|_| run_single(&mailbox[..single_n]))
         .collect();
-    report(
+    report::median_line(
         "ingest, one fsync'd transaction each (MTA pipe)",
         single_n,
+        "msg",
         &mut single,
     );
     println!(
         "peak RSS: {:.1} MiB",
         report::peak_rss_kib("self") as f64 / 1024.0
-    );
-}
-
-fn report(what: &str, n: usize, times: &mut [Duration]) {
-    times.sort();
-    let median = times[times.len() / 2];
-    println!(
-        "{what:<50} median {:>8.1} ms  {:>9.0} msg/s  (runs: {})",
-        median.as_secs_f64() * 1000.0,
-        n as f64 / median.as_secs_f64(),
-        times.len()
     );
 }
 

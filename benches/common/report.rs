@@ -1,5 +1,5 @@
-//! What both benchmarks share: the mailbox size knob, the opening line, and
-//! peak memory read from /proc.
+//! What the benchmarks share: the size knob, the opening line, the median
+//! line, and peak memory read from /proc.
 
 /// `BENCH_MESSAGES`, else `full` under `cargo bench` and `smoke` under `cargo test`.
 pub fn messages(bench: bool, full: usize, smoke: usize) -> usize {
@@ -32,4 +32,17 @@ pub fn peak_rss_kib(process: &str) -> u64 {
                 .and_then(|v| v.parse().ok())
         })
         .unwrap_or(0)
+}
+
+/// One result line: the median of `times` for `n` items, as a rate of `unit`.
+#[allow(dead_code)] // the daemon benchmark prints its own table
+pub fn median_line(what: &str, n: usize, unit: &str, times: &mut [std::time::Duration]) {
+    times.sort();
+    let median = times[times.len() / 2];
+    println!(
+        "{what:<50} median {:>8.1} ms  {:>9.0} {unit}/s  (runs: {})",
+        median.as_secs_f64() * 1000.0,
+        n as f64 / median.as_secs_f64(),
+        times.len()
+    );
 }

@@ -48,7 +48,12 @@ fn main() {
             .ingest_batch(&mut store, chunk, now())
             .expect("ingest");
     }
-    let rows = outbox::due(store.conn(), now(), usize::MAX).expect("rows");
+    let rows = {
+        let tx = store.write().expect("tx");
+        let rows = outbox::claim(&tx, now(), usize::MAX, 0).expect("rows");
+        tx.commit().expect("commit");
+        rows
+    };
     let n = rows.len();
     println!("outbox: {n} notifications from {tickets} new tickets (setup link, acknowledgement, 2 agent alerts each)");
 

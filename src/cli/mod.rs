@@ -19,7 +19,6 @@ mod tickets;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
@@ -209,11 +208,7 @@ fn run(cli: Cli) -> CmdResult {
 /// Opens the configured database (fsync on every commit: the console and an
 /// MTA pipe both answer right after).
 pub fn open_store(config: &Config) -> Result<Store, Failure> {
-    Ok(Store::open(
-        &config.store.path,
-        Duration::from_millis(config.store.busy_timeout_ms),
-        Durability::Full,
-    )?)
+    Ok(Store::from_config(&config.store, Durability::Full)?)
 }
 
 /// The database and the ingest pipeline built from the config.

@@ -53,7 +53,12 @@ pub fn run(config: &Config, path: &Path, once: bool) -> CmdResult {
             report(&stats, true);
             let mut store = super::open_store(config)?;
             let files = crate::attachments::AttachmentDir::new(&config.attachments_dir());
-            chores(config, &mut store, &files)?;
+            chores(
+                &mut store,
+                &files,
+                config.support.reopen_days,
+                config.store.retention_days,
+            )?;
             let Some(mut courier) = courier else {
                 return Ok(());
             };
@@ -72,16 +77,13 @@ pub fn run(config: &Config, path: &Path, once: bool) -> CmdResult {
             None => None,
         };
         // Status and gauges read the database on a connection of their own.
-        let status_store = Store::open(
-            &config.store.path,
-            Duration::from_millis(config.store.busy_timeout_ms),
-            Durability::Normal,
-        )?;
+        let status_store = Store::from_config(&config.store, Durability::Normal)?;
         let (reload_tx, reload_rx) = watch::channel(Arc::new(config.clone()));
         tokio::spawn(reload_on_sighup(
             path.to_owned(),
             Arc::new(config.clone()),
             reload_tx,
+            observer.clone(),
         ));
         let (stop_tx, stop) = watch::channel(false);
         let mailbox = async {
@@ -120,11 +122,8 @@ pub fn run(config: &Config, path: &Path, once: bool) -> CmdResult {
 /// `retention_days`. A failure is logged and tried again next hour.
 async fn housekeeping(config: &Config, mut stop: watch::Receiver<bool>) {
     let files = crate::attachments::AttachmentDir::new(&config.attachments_dir());
-    let mut store = match Store::open(
-        &config.store.path,
-        Duration::from_millis(config.store.busy_timeout_ms),
-        Durability::Full,
-    ) {
+    let (reopen_days, retention_days) = (config.support.reopen_days, config.store.retention_days);
+    let mut store = match Store::from_config(&config.store, Durability::Full) {
         Ok(s) => s,
         Err(e) => {
             tracing::error!(error = %e, "housekeeping disabled: cannot open the database");
@@ -132,8 +131,25 @@ async fn housekeeping(config: &Config, mut stop: watch::Receiver<bool>) {
         }
     };
     while !*stop.borrow() {
-        if let Err(e) = chores(config, &mut store, &files) {
-            tracing::warn!(error = %e, "housekeeping failed; trying again in an hour");
+        // On the blocking pool: a first retention pass over a large store
+        // must not starve the mailbox loop, the courier or the watchdog.
+        let files = files.clone();
+        let round = tokio::task::spawn_blocking(move || {
+            let r = chores(&mut store, &files, reopen_days, retention_days);
+            (store, r)
+        })
+        .await;
+        match round {
+            Ok((s, r)) => {
+                store = s;
+                if let Err(e) = r {
+                    tracing::warn!(error = %e, "housekeeping failed; trying again in an hour");
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "housekeeping stopped");
+                return;
+            }
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
@@ -143,16 +159,17 @@ async fn housekeeping(config: &Config, mut stop: watch::Receiver<bool>) {
 }
 
 fn chores(
-    config: &Config,
     store: &mut Store,
     files: &crate::attachments::AttachmentDir,
+    reopen_days: u32,
+    retention_days: Option<u32>,
 ) -> Result<(), crate::store::StoreError> {
     let (closed, pruned) = crate::store::housekeeping::run(
         store,
         files,
         crate::ingest::now(),
-        config.support.reopen_days,
-        config.store.retention_days,
+        reopen_days,
+        retention_days,
     )?;
     if closed > 0 || pruned.tickets > 0 {
         tracing::info!(
@@ -174,13 +191,14 @@ async fn reload_on_sighup(
     path: std::path::PathBuf,
     mut current: Arc<Config>,
     tx: watch::Sender<Arc<Config>>,
+    observer: Arc<Observer>,
 ) {
     use tokio::signal::unix::{signal, SignalKind};
     let Ok(mut hup) = signal(SignalKind::hangup()) else {
         return;
     };
     while hup.recv().await.is_some() {
-        systemd::reloading(false);
+        systemd::reloading(&observer);
         match Config::load(&path) {
             Err(e) => tracing::error!(
                 config = %path.display(),
@@ -225,7 +243,7 @@ async fn reload_on_sighup(
                 let _ = tx.send(new);
             }
         }
-        systemd::reloading(true);
+        systemd::reloaded(&observer);
     }
 }
 

@@ -100,11 +100,7 @@ pub async fn run(
     } = hooks;
     let imap = config.imap.as_ref().ok_or(DaemonError::NoImap)?;
     // fsync on every commit: a message is moved out of the inbox right after.
-    let mut store = Store::open(
-        &config.store.path,
-        Duration::from_millis(config.store.busy_timeout_ms),
-        Durability::Full,
-    )?;
+    let mut store = Store::from_config(&config.store, Durability::Full)?;
     let ingestor = Ingestor::new(config, &mut store)?;
     let mut d = folder::Worker {
         imap,

@@ -20,6 +20,7 @@ use tokio::sync::{watch, Notify};
 use crate::config::{Config, SmtpConfig};
 use crate::daemon::backoff::{jitter, Backoff};
 use crate::domain::address::Addressing;
+use crate::domain::model::email_domain;
 use crate::domain::retry::{classify_reply, Attempt, Next, RetryPolicy};
 use crate::domain::time::Timestamp;
 use crate::ingest::now;
@@ -29,8 +30,11 @@ use crate::store::{Durability, Store, StoreError};
 use compose::{compose, Identity, Outgoing};
 use transport::{Connector, SmtpFailure, TransportError};
 
-/// Rows read per query; a pass keeps reading until nothing is due.
+/// Rows claimed at once; a pass keeps claiming until nothing is due.
 const PAGE: usize = 256;
+/// How long a claim keeps other couriers off a row (far beyond any send's
+/// timeouts); a crash leaves it to be sent again after this.
+const CLAIM_SECS: i64 = 600;
 /// With nothing due, look again this often anyway: `ticketd ingest` (an MTA
 /// pipe) may have queued rows from another process.
 const POLL: Duration = Duration::from_secs(15);
@@ -91,24 +95,9 @@ impl Courier {
     pub fn new(config: &Config, smtp: &SmtpConfig) -> Result<Courier, DeliveryError> {
         // Marks are safe against a process crash without an fsync each: after
         // a power cut a row may be sent once more, which the contract allows.
-        let mut store = Store::open(
-            &config.store.path,
-            Duration::from_millis(config.store.busy_timeout_ms),
-            Durability::Normal,
-        )?;
-        let s = &config.support;
-        let addressing = Addressing::new(&s.address, &s.aliases, store.hmac_secret()?);
-        let identity = Identity::new(&s.name, &s.address, addressing).map_err(|e| {
-            DeliveryError::Identity {
-                address: s.address.clone(),
-                reason: e.to_string(),
-            }
-        })?;
-        let hello = s
-            .address
-            .rsplit_once('@')
-            .map(|(_, d)| d)
-            .unwrap_or("localhost");
+        let mut store = Store::from_config(&config.store, Durability::Normal)?;
+        let identity = identity(config, &mut store)?;
+        let hello = email_domain(&config.support.address).unwrap_or("localhost");
         Ok(Courier {
             store,
             connector: Connector::new(smtp, hello)?,
@@ -141,28 +130,30 @@ impl Courier {
         let mut stats = PassStats::default();
         let mut relay_checked = false;
         while !*stop.borrow() {
-            let rows = outbox::due(self.store.conn(), now(), PAGE)?;
-            if rows.is_empty() {
+            if !outbox::any_due(self.store.conn(), now())? {
                 break;
             }
             if !relay_checked {
-                // Before any row is charged a try: can we reach and log in?
-                let first = self.connector.connect().await.map_err(|f| {
-                    let server = self.connector.server();
-                    if f.login_refused {
-                        DeliveryError::LoginRefused {
-                            server,
-                            reason: f.message,
-                        }
-                    } else {
-                        DeliveryError::RelayDown {
-                            server,
-                            reason: f.message,
-                        }
-                    }
-                })?;
+                // Before any row is claimed or charged a try: can we reach
+                // the server and log in?
+                let first = self
+                    .connector
+                    .connect()
+                    .await
+                    .map_err(|f| self.relay_error(f))?;
                 self.idle.push(first);
                 relay_checked = true;
+            }
+            // Claimed rows are ours for a while: another courier (a
+            // `ticketd run --once` from cron, say) skips them.
+            let rows = {
+                let tx = self.store.write()?;
+                let rows = outbox::claim(&tx, now(), PAGE, CLAIM_SECS)?;
+                tx.commit().map_err(StoreError::from)?;
+                rows
+            };
+            if rows.is_empty() {
+                break;
             }
             let bouncing = outbox::bouncing(self.store.conn())?;
             let mut queue = VecDeque::with_capacity(rows.len());
@@ -182,26 +173,46 @@ impl Courier {
             }
             let connector = &self.connector;
             let mut in_flight = FuturesUnordered::new();
+            // Rows claimed but not attempted: handed back at the end.
+            let mut unsent: Vec<i64> = Vec::new();
+            let mut relay_failure: Option<SmtpFailure> = None;
+            let mut record_error: Option<DeliveryError> = None;
             loop {
-                while in_flight.len() < self.concurrency && !*stop.borrow() {
+                while in_flight.len() < self.concurrency
+                    && !*stop.borrow()
+                    && relay_failure.is_none()
+                    && record_error.is_none()
+                {
                     let Some((row, message)) = queue.pop_front() else {
                         break;
                     };
                     let session = self.idle.pop();
                     in_flight.push(send_one(connector, session, row, message));
                 }
-                let Some((row, result, session)) = in_flight.next().await else {
+                let Some(sent) = in_flight.next().await else {
                     break;
+                };
+                let (row, result, session) = match sent {
+                    Sent::NoSession(row, f) => {
+                        // The server's trouble, not this row's: no try spent.
+                        unsent.push(row.id);
+                        relay_failure.get_or_insert(f);
+                        continue;
+                    }
+                    Sent::Done(row, result, session) => (row, result, session),
                 };
                 self.idle.extend(session);
                 let (attempt, detail) = match result {
                     Ok(reply) => (Attempt::Delivered, reply),
+                    Err(f) if f.permanent => (Attempt::Permanent, f.message),
                     Err(f) => (
                         classify_reply(f.code),
                         format!("{}: {}", connector.server(), f.message),
                     ),
                 };
-                record(
+                // Sends already in flight are still recorded after a failed
+                // write, so a busy database resends as little as possible.
+                if let Err(e) = record(
                     &mut self.store,
                     &self.policy,
                     self.observer.as_deref(),
@@ -209,10 +220,37 @@ impl Courier {
                     attempt,
                     detail,
                     &mut stats,
-                )?;
+                ) {
+                    record_error.get_or_insert(e);
+                }
+            }
+            unsent.extend(queue.iter().map(|(row, _)| row.id));
+            if !unsent.is_empty() {
+                outbox::release(self.store.conn(), &unsent, now())?;
+            }
+            if let Some(e) = record_error {
+                return Err(e);
+            }
+            if let Some(f) = relay_failure {
+                return Err(self.relay_error(f));
             }
         }
         Ok(stats)
+    }
+
+    fn relay_error(&self, f: SmtpFailure) -> DeliveryError {
+        let server = self.connector.server();
+        if f.login_refused {
+            DeliveryError::LoginRefused {
+                server,
+                reason: f.message,
+            }
+        } else {
+            DeliveryError::RelayDown {
+                server,
+                reason: f.message,
+            }
+        }
     }
 
     /// Whether the row can go at all: not to a bouncing address, and it
@@ -244,7 +282,7 @@ impl Courier {
                 let config = rx.borrow_and_update().clone();
                 self.reidentify(&config);
             }
-            let wait = match self.pass(&stop).await {
+            let (wait, wake_early) = match self.pass(&stop).await {
                 Ok(stats) => {
                     backoff.reset();
                     if !stats.is_empty() {
@@ -255,7 +293,7 @@ impl Courier {
                             "outbox pass"
                         );
                     }
-                    self.until_next_due()
+                    (self.until_next_due(), true)
                 }
                 Err(e) => {
                     let wait = match e {
@@ -265,11 +303,12 @@ impl Courier {
                         _ => backoff.next(jitter()),
                     };
                     tracing::error!(error = %e, retry_in_secs = wait.as_secs_f32(), failures = backoff.failures(), "outbox delivery paused");
-                    wait
+                    // New mail does not cut a backoff short.
+                    (wait, false)
                 }
             };
             tokio::select! {
-                _ = wake.notified() => {}
+                _ = wake.notified(), if wake_early => {}
                 _ = tokio::time::sleep(wait) => {}
                 _ = stop.changed() => {}
             }
@@ -287,57 +326,65 @@ impl Courier {
 
     /// A reloaded [support]: the From name and the reply addresses follow it.
     fn reidentify(&mut self, config: &Config) {
-        let s = &config.support;
-        let identity = self
-            .store
-            .hmac_secret()
-            .map_err(|e| e.to_string())
-            .and_then(|secret| {
-                Identity::new(
-                    &s.name,
-                    &s.address,
-                    Addressing::new(&s.address, &s.aliases, secret),
-                )
-                .map_err(|e| e.to_string())
-            });
-        match identity {
+        match identity(config, &mut self.store) {
             Ok(i) => self.identity = i,
             Err(e) => tracing::error!(error = %e, "reload: keeping the previous From address"),
         }
     }
 
-    /// Says QUIT on the sessions left open.
+    /// Says QUIT on the sessions left open (briefly: a server that does not
+    /// answer must not hold up a shutdown).
     pub async fn close(&mut self) {
         for mut session in self.idle.drain(..) {
-            let _ = session.quit().await;
+            let _ = tokio::time::timeout(Duration::from_secs(5), session.quit()).await;
         }
     }
 }
 
-/// One send, on `session` or a new one; hands the session back if it is
-/// still good (lettre drops a session after any error reply).
+/// Who ticketd's mail is from, by the config and the database's secret.
+fn identity(config: &Config, store: &mut Store) -> Result<Identity, DeliveryError> {
+    let s = &config.support;
+    let addressing = Addressing::new(&s.address, &s.aliases, store.hmac_secret()?);
+    Identity::new(&s.name, &s.address, addressing).map_err(|e| DeliveryError::Identity {
+        address: s.address.clone(),
+        reason: e.to_string(),
+    })
+}
+
+/// What became of one send.
+// One value per send, moved once: boxing the session would buy nothing.
+#[allow(clippy::large_enum_variant)]
+enum Sent {
+    /// No session could be opened: the server's trouble, the row untouched.
+    NoSession(Outgoing, SmtpFailure),
+    /// The server answered (or the session broke mid-message); the session
+    /// comes back if it is still good (lettre drops one after an error reply).
+    Done(
+        Outgoing,
+        Result<String, SmtpFailure>,
+        Option<AsyncSmtpConnection>,
+    ),
+}
+
+/// One send, on `session` or a new one.
 async fn send_one(
     connector: &Connector,
     session: Option<AsyncSmtpConnection>,
     row: Outgoing,
     message: lettre::Message,
-) -> (
-    Outgoing,
-    Result<String, SmtpFailure>,
-    Option<AsyncSmtpConnection>,
-) {
+) -> Sent {
     let mut session = match session {
         Some(s) => s,
         None => match connector.connect().await {
             Ok(s) => s,
-            Err(f) => return (row, Err(f), None),
+            Err(f) => return Sent::NoSession(row, f),
         },
     };
     let result = connector
         .send(&mut session, message.envelope(), &message.formatted())
         .await;
     let keep = result.is_ok() && !session.has_broken();
-    (row, result, keep.then_some(session))
+    Sent::Done(row, result, keep.then_some(session))
 }
 
 /// Records what an attempt came to: the row, its event, and a log line.
@@ -379,6 +426,9 @@ fn record(
             Recorded::Failed { error }
         }
     };
+    let tx = store.write()?;
+    outbox::record(&tx, row, &recorded, at)?;
+    tx.commit().map_err(StoreError::from)?;
     if let Some(o) = observer {
         o.delivery(match recorded {
             Recorded::Sent { .. } => "sent",
@@ -386,8 +436,5 @@ fn record(
             Recorded::Failed { .. } => "failed",
         });
     }
-    let tx = store.write()?;
-    outbox::record(&tx, row, &recorded, at)?;
-    tx.commit().map_err(StoreError::from)?;
     Ok(())
 }

@@ -38,6 +38,9 @@ pub struct SmtpFailure {
     pub message: String,
     /// The server refused our login: an operator must fix the credentials.
     pub login_refused: bool,
+    /// Refused by the client before the server saw it (a non-ASCII address
+    /// to a server without SMTPUTF8, say): no retry can help.
+    pub permanent: bool,
 }
 
 impl SmtpFailure {
@@ -46,6 +49,7 @@ impl SmtpFailure {
             code: None,
             message,
             login_refused: false,
+            permanent: false,
         }
     }
 }
@@ -56,6 +60,7 @@ impl From<lettre::transport::smtp::Error> for SmtpFailure {
             code: e.status().map(u16::from),
             message: e.to_string(),
             login_refused: false,
+            permanent: e.is_client(),
         }
     }
 }
@@ -112,12 +117,7 @@ impl Connector {
     pub async fn connect(&self) -> Result<AsyncSmtpConnection, SmtpFailure> {
         tokio::time::timeout(self.timeout * 2, self.open())
             .await
-            .map_err(|_| {
-                SmtpFailure::local(format!(
-                    "no answer within {} s (smtp.timeout_secs)",
-                    self.timeout.as_secs() * 2
-                ))
-            })?
+            .map_err(|_| no_answer(self.timeout * 2))?
     }
 
     async fn open(&self) -> Result<AsyncSmtpConnection, SmtpFailure> {
@@ -161,6 +161,7 @@ impl Connector {
                     ),
                     // 4xx: the server's auth service is in trouble, not us.
                     login_refused: !e.is_transient(),
+                    permanent: false,
                 })?;
         }
         Ok(conn)
@@ -175,18 +176,20 @@ impl Connector {
     ) -> Result<String, SmtpFailure> {
         let reply = tokio::time::timeout(self.timeout, conn.send(envelope, bytes))
             .await
-            .map_err(|_| {
-                SmtpFailure::local(format!(
-                    "no answer within {} s (smtp.timeout_secs)",
-                    self.timeout.as_secs()
-                ))
-            })??;
+            .map_err(|_| no_answer(self.timeout))??;
         Ok(format!(
             "{} {}",
             u16::from(reply.code()),
             reply.first_line().unwrap_or("")
         ))
     }
+}
+
+fn no_answer(after: Duration) -> SmtpFailure {
+    SmtpFailure::local(format!(
+        "no answer within {} s (smtp.timeout_secs)",
+        after.as_secs()
+    ))
 }
 
 fn starttls_parameters(cfg: &SmtpConfig) -> Result<TlsParameters, TransportError> {

@@ -19,18 +19,28 @@ pub async fn bind(listen: &str) -> Result<TcpListener, String> {
         .map_err(|e| format!("metrics.listen {listen:?}: cannot listen there: {e}"))
 }
 
+/// Connections answered at once; more are closed at once, so a flood of
+/// idle sockets cannot use up the daemon's file descriptors.
+const MAX_CONNECTIONS: usize = 16;
+
 pub async fn serve(
     listener: TcpListener,
     observer: Arc<Observer>,
     mut stop: watch::Receiver<bool>,
 ) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
+                    let Ok(permit) = slots.clone().try_acquire_owned() else {
+                        drop(stream);
+                        continue;
+                    };
                     let o = observer.clone();
                     tokio::spawn(async move {
                         let _ = tokio::time::timeout(Duration::from_secs(10), answer(stream, &o)).await;
+                        drop(permit);
                     });
                 }
                 Err(e) => {
@@ -58,8 +68,9 @@ async fn answer(mut stream: TcpStream, observer: &Observer) -> std::io::Result<(
     let (method, path) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
     let (status, kind, body) = respond(method, path, observer);
     let reply = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
+        "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+        body.len(),
+        if method == "HEAD" { "" } else { body.as_str() }
     );
     stream.write_all(reply.as_bytes()).await?;
     stream.shutdown().await

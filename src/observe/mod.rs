@@ -74,6 +74,11 @@ impl Observer {
         }
     }
 
+    /// Whether READY=1 was sent (the first login succeeded).
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Relaxed)
+    }
+
     pub fn is_connected(&self) -> bool {
         self.connected.load(Ordering::Relaxed)
     }

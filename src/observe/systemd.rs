@@ -34,15 +34,21 @@ pub fn stopping() {
     ]);
 }
 
-/// RELOADING=1 … READY=1 around a SIGHUP reload.
-pub fn reloading(done: bool) {
-    if done {
+/// RELOADING=1 before a SIGHUP reload; [`reloaded`] after it. Only once
+/// ready: a reload during start-up must not report the service ready early.
+pub fn reloading(observer: &Observer) {
+    if !observer.is_ready() {
+        return;
+    }
+    match NotifyState::monotonic_usec_now() {
+        Ok(now) => send(&[NotifyState::Reloading, now]),
+        Err(_) => send(&[NotifyState::Reloading]),
+    }
+}
+
+pub fn reloaded(observer: &Observer) {
+    if observer.is_ready() {
         send(&[NotifyState::Ready]);
-    } else {
-        match NotifyState::monotonic_usec_now() {
-            Ok(now) => send(&[NotifyState::Reloading, now]),
-            Err(_) => send(&[NotifyState::Reloading]),
-        }
     }
 }
 
@@ -56,9 +62,15 @@ pub async fn status_task(observer: Arc<Observer>, store: Store, mut stop: watch:
         .unwrap_or(Duration::from_secs(5))
         .max(Duration::from_millis(100));
     let mut warned = false;
+    // The backlog is read less often than the watchdog is fed: it counts rows.
+    let mut backlog = Backlog::default();
+    let mut read_at: Option<std::time::Instant> = None;
     while !*stop.borrow() {
-        let backlog = read_backlog(&store);
-        observer.backlog(&backlog);
+        if read_at.is_none_or(|t| t.elapsed() >= BACKLOG_EVERY) {
+            backlog = read_backlog(&store);
+            observer.backlog(&backlog);
+            read_at = Some(std::time::Instant::now());
+        }
         let line = status_line(&observer, &backlog);
         match (watchdog, observer.overdue()) {
             (Some(_), None) => {
@@ -84,6 +96,9 @@ pub async fn status_task(observer: Arc<Observer>, store: Store, mut stop: watch:
         }
     }
 }
+
+/// How often the status task counts tickets and outbox rows.
+const BACKLOG_EVERY: Duration = Duration::from_secs(15);
 
 fn read_backlog(store: &Store) -> Backlog {
     match queries::backlog(store.conn(), now()) {

@@ -11,7 +11,7 @@ use crate::domain::access::org_for;
 use crate::domain::budget::{self, Bucket, BucketRule};
 use crate::domain::decide::{Policy, Target, TicketChange};
 use crate::domain::message::{InboundMessage, Mailbox};
-use crate::domain::model::{NotificationKind, Outcome, Priority, Status, TicketId};
+use crate::domain::model::{email_domain, NotificationKind, Outcome, Priority, Status, TicketId};
 use crate::domain::notify::Planned;
 use crate::domain::quotes::REPLY_MARKER;
 use crate::domain::time::{Timestamp, HOUR};
@@ -65,6 +65,18 @@ pub fn event(
     )?
     .execute(params![at.0, ticket.map(|t| t.0), kind, detail])?;
     Ok(())
+}
+
+/// Deletes a raw mail no message or quarantine entry uses any more;
+/// returns 1 if it did.
+pub fn drop_raw_if_unused(conn: &Connection, raw_id: i64) -> Result<usize, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "DELETE FROM raw_mail WHERE id = ?1
+             AND NOT EXISTS (SELECT 1 FROM messages WHERE raw_id = ?1)
+             AND NOT EXISTS (SELECT 1 FROM quarantine WHERE raw_id = ?1)",
+        )?
+        .execute([raw_id])?)
 }
 
 pub fn store_raw(conn: &Connection, raw: &[u8]) -> Result<i64, StoreError> {
@@ -473,12 +485,7 @@ pub fn queue_notifications(
         .as_ref()
         .map(|f| f.name.clone().unwrap_or_else(|| f.email.clone()))
         .unwrap_or_default();
-    let domain = env
-        .policy
-        .addressing
-        .support()
-        .rsplit_once('@')
-        .map(|(_, d)| d)
+    let domain = email_domain(env.policy.addressing.support())
         .unwrap_or("localhost")
         .to_owned();
 

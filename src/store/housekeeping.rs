@@ -46,18 +46,24 @@ pub struct Pruned {
     pub files: Vec<String>,
 }
 
-/// Removes raw mail and attachment files of tickets closed more than
-/// `retention_days` ago, one event per ticket.
-pub fn prune(conn: &Connection, now: Timestamp, retention_days: u32) -> Result<Pruned, StoreError> {
+/// Removes raw mail and attachment files of up to `limit` tickets closed
+/// more than `retention_days` ago, one event per ticket.
+pub fn prune(
+    conn: &Connection,
+    now: Timestamp,
+    retention_days: u32,
+    limit: usize,
+) -> Result<Pruned, StoreError> {
     let cutoff = now.0 - i64::from(retention_days) * DAY;
     let note = format!("removed by retention after {retention_days} days");
     let ids: Vec<i64> = conn
         .prepare_cached(
             "SELECT t.id FROM tickets t WHERE t.status = 'closed' AND t.updated_at < ?1 AND EXISTS (
                  SELECT 1 FROM messages m WHERE m.ticket_id = t.id AND (m.raw_id IS NOT NULL
-                     OR EXISTS (SELECT 1 FROM attachments a WHERE a.message_id = m.id AND a.refused IS NULL)))",
+                     OR EXISTS (SELECT 1 FROM attachments a WHERE a.message_id = m.id AND a.refused IS NULL)))
+             LIMIT ?2",
         )?
-        .query_map([cutoff], |r| r.get(0))?
+        .query_map(params![cutoff, limit as i64], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
     let mut out = Pruned::default();
     for id in ids {
@@ -71,13 +77,7 @@ pub fn prune(conn: &Connection, now: Timestamp, retention_days: u32) -> Result<P
             .execute([id])?;
         let mut raws = 0;
         for raw in &raw_ids {
-            raws += conn
-                .prepare_cached(
-                    "DELETE FROM raw_mail WHERE id = ?1
-                     AND NOT EXISTS (SELECT 1 FROM messages WHERE raw_id = ?1)
-                     AND NOT EXISTS (SELECT 1 FROM quarantine WHERE raw_id = ?1)",
-                )?
-                .execute([raw])?;
+            raws += super::apply::drop_raw_if_unused(conn, *raw)?;
         }
         let shas: Vec<String> = conn
             .prepare_cached(
@@ -117,8 +117,14 @@ pub fn prune(conn: &Connection, now: Timestamp, retention_days: u32) -> Result<P
     Ok(out)
 }
 
-/// One round of chores in one transaction; attachment files are deleted
-/// after the commit. Returns (tickets closed, what retention removed).
+/// Tickets pruned per transaction: the write lock is held briefly.
+const PRUNE_BATCH: usize = 100;
+
+/// One round of chores: closing, then pruning in transactions of
+/// [`PRUNE_BATCH`] tickets. Attachment files are deleted after their commit,
+/// each only if still unused, checked under the write lock (an ingest that
+/// needs the same file holds that lock while it writes it). Returns
+/// (tickets closed, what retention removed).
 pub fn run(
     store: &mut super::Store,
     files: &crate::attachments::AttachmentDir,
@@ -128,15 +134,34 @@ pub fn run(
 ) -> Result<(usize, Pruned), StoreError> {
     let tx = store.write()?;
     let closed = close_solved(&tx, now, reopen_days)?;
-    let pruned = match retention_days {
-        Some(days) => prune(&tx, now, days)?,
-        None => Pruned::default(),
-    };
     tx.commit()?;
-    for sha in &pruned.files {
-        if let Err(e) = files.remove(sha) {
-            tracing::warn!(sha256 = %sha, error = %e, "retention: cannot delete an attachment file");
+    let mut total = Pruned::default();
+    let Some(days) = retention_days else {
+        return Ok((closed, total));
+    };
+    loop {
+        let tx = store.write()?;
+        let pruned = prune(&tx, now, days, PRUNE_BATCH)?;
+        tx.commit()?;
+        let tx = store.write()?;
+        for sha in &pruned.files {
+            let still_used: bool = tx
+                .prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM attachments WHERE sha256 = ?1 AND refused IS NULL)",
+                )?
+                .query_row([sha], |r| r.get(0))?;
+            if !still_used {
+                if let Err(e) = files.remove(sha) {
+                    tracing::warn!(sha256 = %sha, error = %e, "retention: cannot delete an attachment file");
+                }
+            }
+        }
+        drop(tx);
+        total.tickets += pruned.tickets;
+        total.raw_mails += pruned.raw_mails;
+        total.files.extend(pruned.files);
+        if pruned.tickets < PRUNE_BATCH {
+            return Ok((closed, total));
         }
     }
-    Ok((closed, pruned))
 }

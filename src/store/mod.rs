@@ -23,6 +23,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_imap.sql"),
     include_str!("migrations/0003_delivery.sql"),
+    include_str!("migrations/0004_indexes.sql"),
 ];
 
 /// How hard a commit tries to survive a power cut.
@@ -71,6 +72,18 @@ impl Store {
         };
         store.migrate()?;
         Ok(store)
+    }
+
+    /// Opens the database a config names, with its busy timeout.
+    pub fn from_config(
+        cfg: &crate::config::StoreConfig,
+        durability: Durability,
+    ) -> Result<Store, StoreError> {
+        Store::open(
+            &cfg.path,
+            Duration::from_millis(cfg.busy_timeout_ms),
+            durability,
+        )
     }
 
     pub fn path(&self) -> &Path {

@@ -12,8 +12,61 @@ use crate::delivery::compose::{Outgoing, ThreadFacts};
 use crate::domain::model::{NotificationKind, TicketId};
 use crate::domain::time::Timestamp;
 
-/// Pending rows whose time has come, oldest first.
-pub fn due(conn: &Connection, now: Timestamp, limit: usize) -> Result<Vec<Outgoing>, StoreError> {
+/// Whether any pending row's time has come.
+pub fn any_due(conn: &Connection, now: Timestamp) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM outbox WHERE status = 'pending' AND next_attempt_at <= ?1)",
+        )?
+        .query_row([now.0], |r| r.get(0))?)
+}
+
+/// Takes up to `limit` due rows, oldest first, and moves their next attempt
+/// `claim_secs` ahead so that no other courier sends them meanwhile (the
+/// attempt's record, or [`release`], settles it). Call inside a write
+/// transaction. A row this ticketd cannot read is failed, not retried.
+pub fn claim(
+    conn: &Connection,
+    now: Timestamp,
+    limit: usize,
+    claim_secs: i64,
+) -> Result<Vec<Outgoing>, StoreError> {
+    let rows = due(conn, now, limit)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for (kind, row) in rows {
+        match kind {
+            Ok(kind) => {
+                conn.prepare_cached("UPDATE outbox SET next_attempt_at = ?2 WHERE id = ?1")?
+                    .execute(params![row.id, now.0 + claim_secs])?;
+                out.push(Outgoing { kind, ..row });
+            }
+            Err(kind) => {
+                let error = format!(
+                    "unknown kind {kind:?}: written by a newer ticketd? Run that version, then `ticketd outbox retry {}`",
+                    row.id
+                );
+                record(conn, &row, &Recorded::Failed { error }, now)?;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Hands claimed rows back untouched (no try spent): due again at `now`.
+pub fn release(conn: &Connection, ids: &[i64], now: Timestamp) -> Result<(), StoreError> {
+    for id in ids {
+        conn.prepare_cached(
+            "UPDATE outbox SET next_attempt_at = ?2 WHERE id = ?1 AND status = 'pending'",
+        )?
+        .execute(params![id, now.0])?;
+    }
+    Ok(())
+}
+
+type DueRow = (Result<NotificationKind, String>, Outgoing);
+
+/// Pending rows whose time has come, oldest first, with their kind parsed.
+fn due(conn: &Connection, now: Timestamp, limit: usize) -> Result<Vec<DueRow>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT o.id, o.kind, o.recipients, o.subject, o.body_text, o.message_id, o.in_reply_to,
                 o.refs, o.ticket_id, t.subject, t.created_at, o.created_at, o.attempts
@@ -23,17 +76,16 @@ pub fn due(conn: &Connection, now: Timestamp, limit: usize) -> Result<Vec<Outgoi
     )?;
     let rows = stmt.query_map(params![now.0, limit as i64], |r| {
         let kind: String = r.get(1)?;
-        let to: String = r.get(2)?;
         let refs: Option<String> = r.get(7)?;
         let ticket: Option<i64> = r.get(8)?;
         let t_subject: Option<String> = r.get(9)?;
         let t_created: Option<i64> = r.get(10)?;
         Ok((
-            kind,
+            kind.parse::<NotificationKind>().map_err(|_| kind),
             Outgoing {
                 id: r.get(0)?,
                 kind: NotificationKind::TicketUpdated,
-                to: serde_json::from_str(&to).unwrap_or_default(),
+                to: recipients(&r.get::<_, String>(2)?),
                 subject: r.get(3)?,
                 body_text: r.get(4)?,
                 message_id: r.get(5)?,
@@ -56,21 +108,12 @@ pub fn due(conn: &Connection, now: Timestamp, limit: usize) -> Result<Vec<Outgoi
             },
         ))
     })?;
-    let mut out = Vec::new();
-    for row in rows {
-        let (kind, mut o) = row?;
-        match kind.parse::<NotificationKind>() {
-            Ok(k) => o.kind = k,
-            Err(_) => {
-                return Err(StoreError::Invalid(format!(
-                    "outbox row {} has an unknown kind {kind:?}: was the database written by a newer ticketd?",
-                    o.id
-                )))
-            }
-        }
-        out.push(o);
-    }
-    Ok(out)
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The stored recipients (a JSON array of addresses).
+pub fn recipients(json: &str) -> Vec<String> {
+    serde_json::from_str(json).unwrap_or_default()
 }
 
 /// When the next pending row falls due, if any is pending.
@@ -172,7 +215,7 @@ pub fn requeue(
             "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?2 WHERE id = ?1",
         )?
         .execute(params![id, now.0])?;
-        let to: Vec<String> = serde_json::from_str(&to).unwrap_or_default();
+        let to = recipients(&to);
         event(
             conn,
             now,

@@ -270,7 +270,7 @@ pub fn outbox(conn: &Connection) -> Result<Vec<OutboxRow>, StoreError> {
         Ok(OutboxRow {
             id: r.get(0)?,
             kind: r.get(1)?,
-            to: serde_json::from_str(&to).unwrap_or_default(),
+            to: super::outbox::recipients(&to),
             subject: r.get(3)?,
             status: r.get(4)?,
             attempts: r.get(5)?,
@@ -408,12 +408,7 @@ pub fn discard(conn: &Connection, id: i64, now: Timestamp) -> Result<(), StoreEr
         r.get(0)
     })?;
     conn.execute("DELETE FROM quarantine WHERE id = ?1", [id])?;
-    conn.execute(
-        "DELETE FROM raw_mail WHERE id = ?1
-         AND NOT EXISTS (SELECT 1 FROM messages WHERE raw_id = ?1)
-         AND NOT EXISTS (SELECT 1 FROM quarantine WHERE raw_id = ?1)",
-        [raw_id],
-    )?;
+    super::apply::drop_raw_if_unused(conn, raw_id)?;
     super::apply::event(
         conn,
         now,

@@ -545,3 +545,56 @@ fn smtp_login_from_a_password_file_and_a_clear_error_for_a_wrong_one() {
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(sink.received().len(), 3);
 }
+
+#[test]
+fn two_couriers_at_once_send_each_notification_once() {
+    let dv = Dovecot::start_users(PEOPLE);
+    let sink = Sink::start(&dv);
+    sink.down();
+    let d = daemon(&dv, &plain_smtp(&sink));
+    let mut support = dv.imap();
+    for i in 0..20 {
+        support.append(
+            "INBOX",
+            format!("From: c{i}@customer.test\r\nTo: support@example.test\r\nSubject: Twice {i}\r\nMessage-ID: <two-{i}@customer.test>\r\n\r\nHello {i}.\r\n").as_bytes(),
+        );
+    }
+    let (code, _, _) = d.once();
+    assert_eq!(code, 75, "queued while the server is down");
+    // A row written by a newer ticketd: failed with the reason, never a
+    // blocked outbox.
+    rusqlite::Connection::open(d.dir.path().join("ticketd.db"))
+        .expect("db")
+        .execute(
+            "UPDATE outbox SET kind = 'from_the_future' WHERE id = 1",
+            [],
+        )
+        .expect("update");
+    let queued = d.count("SELECT count(*) FROM outbox");
+    sink.up();
+    // The service and a cron `run --once` deliver side by side.
+    let spawn = || {
+        d.cmd(&["run", "--once"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn")
+    };
+    let (mut a, mut b) = (spawn(), spawn());
+    assert!(a.wait().expect("wait").success());
+    assert!(b.wait().expect("wait").success());
+    let mut ids: Vec<String> = sink
+        .received()
+        .iter()
+        .map(|m| header(m, "Message-ID").expect("id"))
+        .collect();
+    let n = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), n, "no notification twice");
+    assert_eq!(n as i64, queued - 1, "every other notification sent");
+    assert_eq!(
+        d.count("SELECT count(*) FROM outbox WHERE id = 1 AND status = 'failed' AND last_error LIKE '%unknown kind%'"),
+        1
+    );
+}

@@ -134,6 +134,10 @@ pub fn run(
 ) -> Result<(usize, Pruned), StoreError> {
     let tx = store.write()?;
     let closed = close_solved(&tx, now, reopen_days)?;
+    // Mail budgets refill within an hour: a day-old bucket is full, and a
+    // missing bucket counts as full, so the row can go.
+    tx.prepare_cached("DELETE FROM mail_budget WHERE at < ?1")?
+        .execute([now.0 - DAY])?;
     tx.commit()?;
     let mut total = Pruned::default();
     let Some(days) = retention_days else {

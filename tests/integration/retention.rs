@@ -36,6 +36,14 @@ fn solved_tickets_close_and_retention_removes_raw_mail_and_files() {
         .expect("attachment row");
     assert!(files.path_of(&sha).exists());
 
+    // A mail budget untouched for two days is full: its row goes.
+    store
+        .conn()
+        .execute(
+            "INSERT INTO mail_budget (key, tokens, at) VALUES ('to:old@acme.test', 0.5, ?1)",
+            [NOW.0 - 2 * DAY],
+        )
+        .expect("budget");
     // Solved eight days ago: closed by the next round, the files still kept.
     store
         .conn()
@@ -46,6 +54,15 @@ fn solved_tickets_close_and_retention_removes_raw_mail_and_files() {
         .expect("solve");
     let (closed, pruned) = housekeeping::run(&mut store, &files, NOW, 7, Some(30)).expect("round");
     assert_eq!((closed, pruned.tickets), (1, 0));
+    let budgets: i64 = store
+        .conn()
+        .query_row(
+            "SELECT count(*) FROM mail_budget WHERE key = 'to:old@acme.test'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("budgets");
+    assert_eq!(budgets, 0, "a full bucket needs no row");
     let status: String = store
         .conn()
         .query_row("SELECT status FROM tickets", [], |r| r.get(0))

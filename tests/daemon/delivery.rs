@@ -54,6 +54,32 @@ priority = "urgent"
     Daemon { dir, config }
 }
 
+/// A customer's plain request to the support address.
+fn request(from: &str, subject: &str, id: &str) -> Vec<u8> {
+    format!("From: {from}\r\nTo: support@example.test\r\nSubject: {subject}\r\nMessage-ID: <{id}>\r\n\r\nHello.\r\n").into_bytes()
+}
+
+/// `n` requests ingested while the SMTP server is down: `run --once` says
+/// 75 and every notification waits in the outbox.
+fn queued_while_down(n: usize, from: impl Fn(usize) -> String) -> (Dovecot, Sink, Daemon, String) {
+    let dv = Dovecot::start_users(PEOPLE);
+    let sink = Sink::start(&dv);
+    sink.down();
+    let d = daemon(&dv, &plain_smtp(&sink));
+    let mut support = dv.imap();
+    for i in 0..n {
+        let raw = request(
+            &from(i),
+            &format!("Request {i}"),
+            &format!("down-{i}@customer.test"),
+        );
+        support.append("INBOX", &raw);
+    }
+    let (code, out, err) = d.once();
+    assert_eq!(code, 75, "the relay is down: temporary failure\n{out}{err}");
+    (dv, sink, d, err)
+}
+
 fn plain_smtp(sink: &Sink) -> String {
     format!(
         "host = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\ntimeout_secs = 10\n",
@@ -287,19 +313,7 @@ fn the_whole_loop_customer_agent_watcher_and_oncall_over_real_servers() {
 
 #[test]
 fn an_smtp_outage_delays_notifications_but_loses_and_doubles_none() {
-    let dv = Dovecot::start_users(PEOPLE);
-    let sink = Sink::start(&dv);
-    sink.down();
-    let d = daemon(&dv, &plain_smtp(&sink));
-    let mut support = dv.imap();
-    for i in 0..3 {
-        support.append(
-            "INBOX",
-            format!("From: Ann <ann@customer.test>\r\nTo: support@example.test\r\nSubject: Request {i}\r\nMessage-ID: <out-{i}@customer.test>\r\n\r\nPlease help with {i}.\r\n").as_bytes(),
-        );
-    }
-    let (code, out, err) = d.once();
-    assert_eq!(code, 75, "the relay is down: temporary failure\n{out}{err}");
+    let (_dv, sink, d, err) = queued_while_down(3, |_| "Ann <ann@customer.test>".into());
     assert!(
         err.contains(&format!("127.0.0.1:{}", sink.port)),
         "names the server: {err}"
@@ -342,11 +356,11 @@ fn refusals_deferrals_and_bouncing_addresses() {
     let mut support = dv.imap();
     support.append(
         "INBOX",
-        b"From: reject-me@customer.test\r\nTo: support@example.test\r\nSubject: A\r\nMessage-ID: <r1@customer.test>\r\n\r\nHello.\r\n",
+        &request("reject-me@customer.test", "A", "r1@customer.test"),
     );
     support.append(
         "INBOX",
-        b"From: defer-me@customer.test\r\nTo: support@example.test\r\nSubject: B\r\nMessage-ID: <r2@customer.test>\r\n\r\nHello.\r\n",
+        &request("defer-me@customer.test", "B", "r2@customer.test"),
     );
     let (code, out, err) = d.once();
     assert_eq!(code, 0, "{out}{err}");
@@ -408,7 +422,7 @@ fn refusals_deferrals_and_bouncing_addresses() {
         .expect("mark");
     support.append(
         "INBOX",
-        b"From: Ann <ann@customer.test>\r\nTo: support@example.test\r\nSubject: C\r\nMessage-ID: <r3@customer.test>\r\n\r\nHello.\r\n",
+        &request("Ann <ann@customer.test>", "C", "r3@customer.test"),
     );
     let (code, out, err) = d.once();
     assert_eq!(code, 0, "{out}{err}");
@@ -459,7 +473,7 @@ fn starttls_with_a_private_ca_and_never_plaintext_to_an_untrusted_server() {
     let d = daemon(&dv, &smtp);
     dv.imap().append(
         "INBOX",
-        b"From: Ann <ann@customer.test>\r\nTo: support@example.test\r\nSubject: TLS\r\nMessage-ID: <t1@customer.test>\r\n\r\nHello.\r\n",
+        &request("Ann <ann@customer.test>", "TLS", "t1@customer.test"),
     );
     let (code, _, err) = d.once();
     assert_eq!(code, 75, "{err}");
@@ -493,7 +507,7 @@ fn implicit_tls_with_a_private_ca() {
     );
     dv.imap().append(
         "INBOX",
-        b"From: Ann <ann@customer.test>\r\nTo: support@example.test\r\nSubject: TLS\r\nMessage-ID: <t2@customer.test>\r\n\r\nHello.\r\n",
+        &request("Ann <ann@customer.test>", "TLS", "t2@customer.test"),
     );
     let (code, out, err) = d.once();
     assert_eq!(code, 0, "{out}{err}");
@@ -517,7 +531,7 @@ fn smtp_login_from_a_password_file_and_a_clear_error_for_a_wrong_one() {
     std::fs::write(d.dir.path().join("smtp.secret"), "s3cret pass\n").expect("secret");
     dv.imap().append(
         "INBOX",
-        b"From: Ann <ann@customer.test>\r\nTo: support@example.test\r\nSubject: Auth\r\nMessage-ID: <a1@customer.test>\r\n\r\nHello.\r\n",
+        &request("Ann <ann@customer.test>", "Auth", "a1@customer.test"),
     );
     let (code, _, err) = d.once();
     assert_eq!(code, 78, "a refused login is the operator's to fix: {err}");
@@ -548,19 +562,7 @@ fn smtp_login_from_a_password_file_and_a_clear_error_for_a_wrong_one() {
 
 #[test]
 fn two_couriers_at_once_send_each_notification_once() {
-    let dv = Dovecot::start_users(PEOPLE);
-    let sink = Sink::start(&dv);
-    sink.down();
-    let d = daemon(&dv, &plain_smtp(&sink));
-    let mut support = dv.imap();
-    for i in 0..20 {
-        support.append(
-            "INBOX",
-            format!("From: c{i}@customer.test\r\nTo: support@example.test\r\nSubject: Twice {i}\r\nMessage-ID: <two-{i}@customer.test>\r\n\r\nHello {i}.\r\n").as_bytes(),
-        );
-    }
-    let (code, _, _) = d.once();
-    assert_eq!(code, 75, "queued while the server is down");
+    let (_dv, sink, d, _) = queued_while_down(20, |i| format!("c{i}@customer.test"));
     // A row written by a newer ticketd: failed with the reason, never a
     // blocked outbox.
     rusqlite::Connection::open(d.dir.path().join("ticketd.db"))

@@ -129,15 +129,7 @@ impl Observer {
 }
 
 /// Figures read from the database for STATUS= and the gauges.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Backlog {
-    pub tickets_today: i64,
-    pub pending: i64,
-    pub sent: i64,
-    pub failed: i64,
-    /// Age of the oldest pending notification.
-    pub oldest_pending_secs: Option<i64>,
-}
+pub use crate::store::queries::Backlog;
 
 /// The line `systemctl status` shows: "last poll 23:04:05Z · 17 tickets today
 /// · outbox 3 pending (oldest 2 min), 1 failed".

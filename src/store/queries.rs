@@ -420,7 +420,18 @@ pub fn discard(conn: &Connection, id: i64, now: Timestamp) -> Result<(), StoreEr
 }
 
 /// The figures the daemon's status line and gauges show.
-pub fn backlog(conn: &Connection, now: Timestamp) -> Result<crate::observe::Backlog, StoreError> {
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Backlog {
+    pub tickets_today: i64,
+    pub pending: i64,
+    pub sent: i64,
+    pub failed: i64,
+    /// Age of the oldest pending notification.
+    pub oldest_pending_secs: Option<i64>,
+}
+
+/// Reads the [`Backlog`] at `now` (today starts at midnight UTC).
+pub fn backlog(conn: &Connection, now: Timestamp) -> Result<Backlog, StoreError> {
     let midnight = now.0 - now.0.rem_euclid(86_400);
     let tickets_today: i64 = conn
         .prepare_cached("SELECT count(*) FROM tickets WHERE created_at >= ?1")?
@@ -429,7 +440,7 @@ pub fn backlog(conn: &Connection, now: Timestamp) -> Result<crate::observe::Back
     let oldest: Option<i64> = conn
         .prepare_cached("SELECT min(created_at) FROM outbox WHERE status = 'pending'")?
         .query_row([], |r| r.get(0))?;
-    Ok(crate::observe::Backlog {
+    Ok(Backlog {
         tickets_today,
         pending: counts.get(&DeliveryStatus::Pending).copied().unwrap_or(0),
         sent: counts.get(&DeliveryStatus::Sent).copied().unwrap_or(0),

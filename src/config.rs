@@ -129,6 +129,16 @@ pub struct SupportConfig {
     pub max_mails_per_ticket_per_hour: u32,
     /// Folder of template overrides (`<kind>.txt`); built-in templates otherwise.
     pub templates_dir: Option<PathBuf>,
+    /// authserv-ids of the operator's own receiving MTA, whose
+    /// `Authentication-Results` verify a sender (DESIGN §3 "Trust").
+    #[serde(default)]
+    pub trusted_authserv_ids: Vec<String>,
+    /// `urgent_page` mails per hour, all tickets together (and one per ticket an hour).
+    #[serde(default = "default_max_pages")]
+    pub max_pages_per_hour: u32,
+    /// Watchers an unverified sender may bring onto a new ticket by To/Cc.
+    #[serde(default = "default_max_unverified_watchers")]
+    pub max_unverified_watchers: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -254,6 +264,12 @@ fn default_throttle() -> u32 {
 fn default_max_watchers() -> usize {
     48
 }
+fn default_max_pages() -> u32 {
+    20
+}
+fn default_max_unverified_watchers() -> usize {
+    5
+}
 fn default_token_hours() -> u32 {
     72
 }
@@ -337,6 +353,24 @@ fn default_batch() -> u32 {
     200
 }
 
+/// Why an entry of `support.trusted_authserv_ids` cannot be an authserv-id
+/// (RFC 8601: a token, in practice a host name), if it cannot.
+fn authserv_id_problem(id: &str) -> Option<&'static str> {
+    if id.trim().is_empty() {
+        Some("is empty")
+    } else if id != id.trim() {
+        Some("has spaces around it")
+    } else if id.contains('=') {
+        Some("looks like a result (method=value), not an authserv-id")
+    } else if id.chars().any(|c| {
+        c.is_whitespace() || c.is_control() || matches!(c, ';' | '(' | ')' | '"' | '@' | ',')
+    }) {
+        Some("contains a character an authserv-id cannot have")
+    } else {
+        None
+    }
+}
+
 /// Every key ticketd knows, per section; anything else is reported.
 const KNOWN: &[(&str, &[&str])] = &[
     (
@@ -367,6 +401,9 @@ const KNOWN: &[(&str, &[&str])] = &[
             "templates_dir",
             "max_mails_per_recipient_per_hour",
             "max_mails_per_ticket_per_hour",
+            "trusted_authserv_ids",
+            "max_pages_per_hour",
+            "max_unverified_watchers",
         ],
     ),
     (
@@ -855,6 +892,16 @@ fn validate_support(s: &mut SupportConfig, problems: &mut Vec<Problem>) {
             message: "must be at least 1 (default 48)".into(),
         });
     }
+    for (i, id) in s.trusted_authserv_ids.iter().enumerate() {
+        if let Some(why) = authserv_id_problem(id) {
+            problems.push(Problem {
+                key: format!("support.trusted_authserv_ids[{i}]"),
+                message: format!(
+                    "{id:?} {why}: use the name your receiving MTA writes first in its Authentication-Results header (Postfix+OpenDMARC: its AuthservID, often the host name such as \"mx.example.test\"; Gmail: \"mx.google.com\")"
+                ),
+            });
+        }
+    }
     for (key, v) in [
         (
             "max_mails_per_recipient_per_hour",
@@ -864,6 +911,7 @@ fn validate_support(s: &mut SupportConfig, problems: &mut Vec<Problem>) {
             "max_mails_per_ticket_per_hour",
             s.max_mails_per_ticket_per_hour,
         ),
+        ("max_pages_per_hour", s.max_pages_per_hour),
     ] {
         if v == 0 {
             problems.push(Problem {

@@ -89,6 +89,9 @@ impl Ingestor {
             max_new_tickets_per_hour: s.max_new_tickets_per_hour,
             oncall: s.oncall.clone(),
             loop_id: s.address.clone(),
+            support_name: s.name.clone(),
+            trusted_authserv_ids: s.trusted_authserv_ids.clone(),
+            max_unverified_watchers: s.max_unverified_watchers,
         };
         Ok(Ingestor {
             policy,
@@ -101,6 +104,7 @@ impl Ingestor {
             budget: MailBudget::hourly(
                 s.max_mails_per_recipient_per_hour,
                 s.max_mails_per_ticket_per_hour,
+                s.max_pages_per_hour,
             ),
             files: AttachmentDir::new(&config.attachments_dir()),
             normalize: NormalizeOptions { keep_headers },
@@ -355,10 +359,13 @@ impl Ingestor {
         let snap = snapshot::load(
             conn,
             msg,
-            sender,
-            &keys,
-            &self.personal_domains,
-            self.policy.oncall.as_deref(),
+            &snapshot::Lookup {
+                sender_email: sender,
+                keys: &keys,
+                addressing: &self.policy.addressing,
+                personal_domains: &self.personal_domains,
+                oncall: self.policy.oncall.as_deref(),
+            },
             now,
         )?;
         let d = decide::decide(msg, &snap, &self.policy, now);

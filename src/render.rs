@@ -82,6 +82,8 @@ pub struct NoteContext {
     pub marker: &'static str,
     pub ticket: Option<TicketView>,
     pub message: Option<MessageView>,
+    /// For agents: why a mail was not taken as the agent's (unverified claim).
+    pub warning: Option<String>,
     pub new_ticket: bool,
     pub internal: bool,
     pub setup_url: Option<String>,

@@ -89,15 +89,18 @@ pub fn compose(row: &Outgoing, me: &Identity) -> Result<Message, ComposeError> {
         row: row.id,
         source,
     };
-    let reply_to = match &row.ticket {
-        Some(t) => me
-            .addressing
-            .reply_address(t.id)
-            .parse()
-            .map(|a| Mailbox::new(me.from.name.clone(), a))
-            .unwrap_or_else(|_| me.from.clone()),
-        None => me.from.clone(),
-    };
+    // A mail to one person carries that person's reply address: their
+    // answer to it proves who wrote (DESIGN §3 "Trust"). Every notification
+    // row has one recipient; should one ever have several, the per-ticket
+    // address still threads.
+    let reply_to = match (&row.ticket, row.to.as_slice()) {
+        (Some(t), [one]) => Some(me.addressing.personal_address(t.id, one)),
+        (Some(t), _) => Some(me.addressing.reply_address(t.id)),
+        (None, _) => None,
+    }
+    .and_then(|a| a.parse().ok())
+    .map(|a| Mailbox::new(me.from.name.clone(), a))
+    .unwrap_or_else(|| me.from.clone());
     let mut b = Message::builder()
         .from(me.from.clone())
         .reply_to(reply_to)

@@ -3,6 +3,8 @@
 //! row again and never loses it. The relay being down is not the rows'
 //! fault: it costs them no try; the courier waits (backing off) instead.
 //! Sessions are reused from one notification to the next within a pass.
+//! A password link's token is minted here, as its mail is composed, so it
+//! exists in that mail only (the database keeps its hash).
 
 pub mod compose;
 pub mod html_body;
@@ -20,12 +22,13 @@ use tokio::sync::{watch, Notify};
 use crate::config::{Config, SmtpConfig};
 use crate::daemon::backoff::{jitter, Backoff};
 use crate::domain::address::Addressing;
-use crate::domain::model::email_domain;
+use crate::domain::model::{email_domain, NotificationKind};
 use crate::domain::retry::{classify_reply, Attempt, Next, RetryPolicy};
 use crate::domain::time::Timestamp;
 use crate::ingest::now;
 use crate::observe::Observer;
-use crate::store::outbox::{self, Recorded};
+use crate::store::outbox::{self, Claimed, Recorded};
+use crate::store::tokens;
 use crate::store::{Durability, Store, StoreError};
 use compose::{compose, Identity, Outgoing};
 use transport::{Connector, SmtpFailure, TransportError};
@@ -86,6 +89,8 @@ pub struct Courier {
     identity: Identity,
     policy: RetryPolicy,
     concurrency: usize,
+    /// `support.password_token_hours`: a minted link's lifetime.
+    token_hours: u32,
     /// Sessions between two sends of a pass, reused by the next send.
     idle: Vec<AsyncSmtpConnection>,
     observer: Option<Arc<Observer>>,
@@ -107,6 +112,7 @@ impl Courier {
                 ..RetryPolicy::default()
             },
             concurrency: smtp.concurrency.clamp(1, 32),
+            token_hours: config.support.password_token_hours,
             idle: Vec::new(),
             observer: None,
         })
@@ -148,7 +154,7 @@ impl Courier {
             // `ticketd run --once` from cron, say) skips them.
             let rows = {
                 let tx = self.store.write()?;
-                let rows = outbox::claim(&tx, now(), PAGE, CLAIM_SECS)?;
+                let rows = outbox::claim_for_sending(&tx, now(), PAGE, CLAIM_SECS)?;
                 tx.commit().map_err(StoreError::from)?;
                 rows
             };
@@ -157,24 +163,36 @@ impl Courier {
             }
             let bouncing = outbox::bouncing(self.store.conn())?;
             let mut queue = VecDeque::with_capacity(rows.len());
-            for row in rows {
-                match self.prepare(&row, &bouncing) {
-                    Ok(message) => queue.push_back((row, message)),
-                    Err(reason) => record(
+            // Rows claimed but not attempted: handed back at the end.
+            let mut unsent: Vec<i64> = Vec::new();
+            // The store could not mint a link: those rows wait, no try spent.
+            let mut mint_error: Option<DeliveryError> = None;
+            for claimed in rows {
+                if mint_error.is_some() && needs_token(&claimed.row) {
+                    // One busy wait per pass is enough.
+                    unsent.push(claimed.row.id);
+                    continue;
+                }
+                match self.prepare(&claimed, &bouncing) {
+                    Ok(message) => queue.push_back((claimed.row, message)),
+                    Err(Unready::Never(reason)) => record(
                         &mut self.store,
                         &self.policy,
                         self.observer.as_deref(),
-                        &row,
+                        &claimed.row,
                         Attempt::Permanent,
                         reason,
                         &mut stats,
                     )?,
+                    Err(Unready::Store(e)) => {
+                        tracing::warn!(outbox = claimed.row.id, kind = %claimed.row.kind, error = %e, "cannot mint the password link now; the notification waits");
+                        unsent.push(claimed.row.id);
+                        mint_error.get_or_insert(e.into());
+                    }
                 }
             }
             let connector = &self.connector;
             let mut in_flight = FuturesUnordered::new();
-            // Rows claimed but not attempted: handed back at the end.
-            let mut unsent: Vec<i64> = Vec::new();
             let mut relay_failure: Option<SmtpFailure> = None;
             let mut record_error: Option<DeliveryError> = None;
             loop {
@@ -234,6 +252,9 @@ impl Courier {
             if let Some(f) = relay_failure {
                 return Err(self.relay_error(f));
             }
+            if let Some(e) = mint_error {
+                return Err(e);
+            }
         }
         Ok(stats)
     }
@@ -254,18 +275,53 @@ impl Courier {
     }
 
     /// Whether the row can go at all: not to a bouncing address, and it
-    /// composes. `Err` is the reason it never can.
+    /// composes; a password link gets its token first (committed before the
+    /// mail is sent, so the stored hash is never older than the mail).
     fn prepare(
-        &self,
-        row: &Outgoing,
+        &mut self,
+        claimed: &Claimed,
         bouncing: &HashSet<String>,
-    ) -> Result<lettre::Message, String> {
+    ) -> Result<lettre::Message, Unready> {
+        let row = &claimed.row;
         if let Some(b) = row.to.iter().find(|t| bouncing.contains(*t)) {
-            return Err(format!(
+            return Err(Unready::Never(format!(
                 "held: mail to {b} bounces; after fixing the address, `ticketd users clear-bounce {b}` lets new notifications through"
-            ));
+            )));
         }
-        compose(row, &self.identity).map_err(|e| e.to_string())
+        let never = |e: compose::ComposeError| Unready::Never(e.to_string());
+        if !needs_token(row) {
+            return compose(row, &self.identity).map_err(never);
+        }
+        let body_text = self.mint(claimed).map_err(|e| match e {
+            StoreError::NotFound(reason) => Unready::Never(reason),
+            e => Unready::Store(e),
+        })?;
+        // The token lives in this copy and the message made from it only.
+        let filled = Outgoing {
+            body_text,
+            ..row.clone()
+        };
+        compose(&filled, &self.identity).map_err(never)
+    }
+
+    /// Mints the row's token in a short write transaction of its own;
+    /// returns the body with the link filled in.
+    fn mint(&mut self, claimed: &Claimed) -> Result<String, StoreError> {
+        let row = &claimed.row;
+        let email = row.to.first().ok_or_else(|| {
+            StoreError::NotFound(format!("outbox row {} has no recipient", row.id))
+        })?;
+        let tx = self.store.write()?;
+        let token = tokens::mint_for_outbox(
+            &tx,
+            row.id,
+            claimed.token_id,
+            email,
+            now(),
+            self.token_hours,
+        )?;
+        tx.commit()?;
+        Ok(tokens::fill_placeholder(&row.body_text, &token))
     }
 
     /// The daemon's courier: a pass whenever ingestion wakes it, a row falls
@@ -324,8 +380,10 @@ impl Courier {
         }
     }
 
-    /// A reloaded [support]: the From name and the reply addresses follow it.
+    /// A reloaded [support]: the From name, the reply addresses and the
+    /// links' lifetime follow it.
     fn reidentify(&mut self, config: &Config) {
+        self.token_hours = config.support.password_token_hours;
         match identity(config, &mut self.store) {
             Ok(i) => self.identity = i,
             Err(e) => tracing::error!(error = %e, "reload: keeping the previous From address"),
@@ -349,6 +407,19 @@ fn identity(config: &Config, store: &mut Store) -> Result<Identity, DeliveryErro
         address: s.address.clone(),
         reason: e.to_string(),
     })
+}
+
+/// Why a claimed row is not ready to send.
+enum Unready {
+    /// It never can be: the reason, recorded as a permanent failure.
+    Never(String),
+    /// The store failed to mint its link: the row waits, no try spent.
+    Store(StoreError),
+}
+
+/// A password link still waiting for its token.
+fn needs_token(row: &Outgoing) -> bool {
+    row.kind == NotificationKind::PasswordSetup && tokens::has_placeholder(&row.body_text)
 }
 
 /// What became of one send.

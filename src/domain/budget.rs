@@ -23,6 +23,14 @@ pub struct Bucket {
 }
 
 impl BucketRule {
+    /// `n` an hour, `n` at once.
+    pub fn per_hour(n: u32) -> BucketRule {
+        BucketRule {
+            burst: f64::from(n),
+            per_hour: f64::from(n),
+        }
+    }
+
     /// A full bucket, for a key seen for the first time.
     pub fn full(&self, now: Timestamp) -> Bucket {
         Bucket {
@@ -62,6 +70,29 @@ pub fn take(rules_and_buckets: &[(BucketRule, Bucket)], now: Timestamp) -> (bool
         refilled
     };
     (allowed, after)
+}
+
+/// Takes one token from every bucket even when one is short, and says how
+/// many seconds until that mail's turn comes (0: at once). For mail that
+/// must never be dropped, an agent's answer: it waits for the next free slot
+/// instead, and the mail after it waits behind it.
+pub fn take_waiting(
+    rules_and_buckets: &[(BucketRule, Bucket)],
+    now: Timestamp,
+) -> (i64, Vec<Bucket>) {
+    let mut wait = 0i64;
+    let after = rules_and_buckets
+        .iter()
+        .map(|(rule, b)| {
+            let b = rule.refill(*b, now);
+            let left = b.tokens - 1.0;
+            if left < 0.0 && rule.per_hour > 0.0 {
+                wait = wait.max((-left / rule.per_hour * 3600.0).ceil() as i64);
+            }
+            Bucket { tokens: left, ..b }
+        })
+        .collect();
+    (wait, after)
 }
 
 #[cfg(test)]
@@ -106,5 +137,24 @@ mod tests {
         let (ok, after) = take(&[(RULE, full), (RULE, empty)], t0);
         assert!(!ok);
         assert_eq!(after[0].tokens, 3.0, "the full bucket is not charged");
+    }
+
+    #[test]
+    fn mail_that_must_go_waits_for_its_slot_and_the_next_waits_behind_it() {
+        let t0 = Timestamp(0);
+        let mut b = RULE.full(t0);
+        for _ in 0..3 {
+            let (wait, after) = take_waiting(&[(RULE, b)], t0);
+            assert_eq!(wait, 0);
+            b = after[0];
+        }
+        // Empty: 6 per hour is one every 600 s.
+        let (wait, after) = take_waiting(&[(RULE, b)], t0);
+        assert_eq!(wait, 600);
+        let (wait, after) = take_waiting(&[(RULE, after[0])], t0);
+        assert_eq!(wait, 1200, "the second waits behind the first");
+        // Automated mail is held until the debt is paid back.
+        let (ok, _) = take(&[(RULE, after[0])], t0.plus_secs(1200));
+        assert!(!ok);
     }
 }

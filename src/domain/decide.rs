@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use super::access::may_update;
 use super::address::Addressing;
 use super::classify::{self, Classification, ClassifyContext};
 use super::commands::{self, Command};
@@ -13,11 +14,12 @@ use super::model::{Outcome, Priority, Role, Status, TicketId};
 use super::notify::{self, PlanInput, Planned};
 use super::report::DeliveryReport;
 use super::rules::{self, Rule};
-use super::state::{Snapshot, ThreadRule};
+use super::state::{Sender, Snapshot, ThreadRule};
 use super::status::{self, AuthorKind};
 use super::tag::TicketTag;
 use super::threading::{self, ThreadDecision};
 use super::time::{Timestamp, DAY};
+use super::verify::{self, Desk};
 use super::watchers;
 
 /// Everything the decision needs that comes from the config; built once.
@@ -32,6 +34,26 @@ pub struct Policy {
     pub oncall: Option<String>,
     /// The value of ticketd's own loop header on the mail it sends.
     pub loop_id: String,
+    /// `support.name`: a display name claiming it is an impersonation.
+    pub support_name: String,
+    /// `support.trusted_authserv_ids`: whose `Authentication-Results` count.
+    pub trusted_authserv_ids: Vec<String>,
+    /// Watchers an unverified sender may bring onto a new ticket by Cc
+    /// (`support.max_unverified_watchers`): a stranger cannot turn the desk
+    /// into a relay to a long list of addresses.
+    pub max_unverified_watchers: usize,
+}
+
+impl Policy {
+    /// Who the desk is, for the verification step.
+    pub fn desk<'a>(&'a self, agents: &'a [String]) -> Desk<'a> {
+        Desk {
+            addressing: &self.addressing,
+            support_name: &self.support_name,
+            agents,
+            trusted_authserv_ids: &self.trusted_authserv_ids,
+        }
+    }
 }
 
 /// Where the message goes.
@@ -64,6 +86,14 @@ pub struct TicketChange {
     pub rules_matched: Vec<String>,
     /// A long-solved ticket this mail found: mark it closed.
     pub close: Option<TicketId>,
+    /// Whether the sender proved the From address (DESIGN §3 "Trust").
+    pub verified: bool,
+    /// What an unverified mail was refused, one line each (`unverified_sender` events).
+    pub refused_unverified: Vec<String>,
+    /// A line for the agents' alert about an unverified claim.
+    pub warning: Option<String>,
+    /// A verified agent's public answer: the mail budget may delay it, never drop it.
+    pub agent_answer: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -215,8 +245,43 @@ pub fn decide(
         };
     }
 
-    let thread = threading::decide(snap.candidate.as_ref(), sender, now, policy.reopen_days);
-    let is_agent = sender.role == Role::Agent;
+    // Privileges need a verified mail (DESIGN §3 "Trust"): unverified, an
+    // agent or an org admin acts as a member.
+    let verification = verify::verify(msg, &policy.desk(&snap.agents));
+    trace.push(verification.describe());
+    let verified = verification.verified();
+    let claimed = sender.role;
+    let acting = if verified || !matches!(claimed, Role::Agent | Role::Admin) {
+        sender.clone()
+    } else {
+        Sender {
+            role: Role::Member,
+            ..sender.clone()
+        }
+    };
+    let unverified_agent = claimed == Role::Agent && !verified;
+    let mut refused = Refusals::default();
+    if let Some(c) = &snap.candidate {
+        if claimed == Role::Admin
+            && !verified
+            && may_update(sender, &c.ticket)
+            && !may_update(&acting, &c.ticket)
+        {
+            refused.push(format!(
+                "org admin rights on {}: {} is not on the ticket, and only a verified mail may use them",
+                c.ticket.id, sender.email
+            ));
+        }
+    }
+
+    let thread = threading::decide(
+        snap.candidate.as_ref(),
+        &acting,
+        now,
+        policy.reopen_days,
+        unverified_agent,
+    );
+    let is_agent = acting.role == Role::Agent;
     let parsed = if is_agent {
         commands::parse(&msg.visible)
     } else {
@@ -225,6 +290,17 @@ pub fn decide(
             ..Default::default()
         }
     };
+    if unverified_agent {
+        let would = commands::parse(&msg.visible);
+        if !would.commands.is_empty() {
+            refused.push(format!(
+                "agent commands not carried out (left in the text): {:?}",
+                would.commands
+            ));
+        }
+    }
+    let warning =
+        unverified_agent.then(|| format!("unverified: claims to be {}; not relayed", sender.email));
     let mut commanded_status = None;
     let mut commanded_priority = None;
     let mut commanded_category = None;
@@ -276,24 +352,36 @@ pub fn decide(
             let ruled = rules::evaluate(&policy.rules, msg, &msg.text);
             let priority = commanded_priority.or(ruled.priority);
             let category = commanded_category.or(ruled.category.clone());
+            let cap = if verified {
+                policy.max_watchers
+            } else {
+                policy.max_unverified_watchers.min(policy.max_watchers)
+            };
             let mut w = watchers::from_recipients(
                 msg,
                 &policy.addressing,
                 &snap.agents,
                 &sender.email,
                 &[],
-                policy.max_watchers,
+                cap,
             );
+            if !verified && w.cut > 0 {
+                refused.push(format!(
+                    "{} more To/Cc addresses not added as watchers: an unverified sender brings at most {cap} (support.max_unverified_watchers)",
+                    w.cut
+                ));
+            }
             add_commanded_watchers(&mut w.added, &watch_cmd, &sender.email, policy.max_watchers);
             let watcher_emails: Vec<String> = sorted_emails(&w.added);
             let status = commanded_status.unwrap_or(Status::Open);
             describe_rules(&mut trace, &ruled.matched);
             describe_watchers(&mut trace, &watcher_emails, &w.added, w.cut);
-            let password_setup = !is_agent && !sender.has_password && !sender.setup_pending;
+            let password_setup =
+                claimed != Role::Agent && !sender.has_password && !sender.setup_pending;
             let notifications = notify::plan(&PlanInput {
                 new_ticket: true,
                 author: &sender.email,
-                author_role: Some(sender.role),
+                author_role: Some(acting.role),
                 requester: &sender.email,
                 watchers: &watcher_emails,
                 agents: &snap.agents,
@@ -301,6 +389,7 @@ pub fn decide(
                 became_urgent: priority == Some(Priority::Urgent),
                 oncall: policy.oncall.as_deref(),
                 password_setup,
+                unverified_claim: unverified_agent,
                 bouncing: Some(&snap.bouncing),
                 ..Default::default()
             });
@@ -328,6 +417,10 @@ pub fn decide(
                         .as_ref()
                         .is_some_and(|c| c.ticket.status != Status::Closed)
                 }),
+                verified,
+                refused_unverified: refused.finish(&mut trace),
+                warning,
+                agent_answer: false,
             };
             Decision {
                 outcome: Outcome::Created,
@@ -378,6 +471,13 @@ pub fn decide(
                     policy.max_watchers,
                 )
             };
+            if !verified && !w.added.is_empty() {
+                refused.push(format!(
+                    "watchers not added from To/Cc: {}",
+                    sorted_emails(&w.added).join(", ")
+                ));
+                w = watchers::WatcherChange::default();
+            }
             let room = policy.max_watchers.saturating_sub(t.watchers.len());
             add_commanded_watchers(&mut w.added, &watch_cmd, &t.requester, room);
             w.added
@@ -405,7 +505,7 @@ pub fn decide(
             let notifications = notify::plan(&PlanInput {
                 new_ticket: false,
                 author: &sender.email,
-                author_role: Some(sender.role),
+                author_role: Some(acting.role),
                 internal,
                 from_stranger: internal_note,
                 requester: &t.requester,
@@ -415,7 +515,10 @@ pub fn decide(
                 solved_now: new_status == Status::Solved && t.status != Status::Solved,
                 became_urgent: priority == Some(Priority::Urgent),
                 oncall: policy.oncall.as_deref(),
-                password_setup: !is_agent && !sender.has_password && sender.setup_expired,
+                password_setup: claimed != Role::Agent
+                    && !sender.has_password
+                    && sender.setup_expired,
+                unverified_claim: unverified_agent,
                 bouncing: Some(&snap.bouncing),
                 ..Default::default()
             });
@@ -440,6 +543,10 @@ pub fn decide(
                 rejected_commands: parsed.rejected,
                 rules_matched: ruled.matched,
                 close: None,
+                verified,
+                refused_unverified: refused.finish(&mut trace),
+                warning,
+                agent_answer: author == AuthorKind::Agent && !internal,
             };
             Decision {
                 outcome: Outcome::Updated,
@@ -449,6 +556,24 @@ pub fn decide(
                 trace,
             }
         }
+    }
+}
+
+/// What an unverified mail was refused; each becomes an `unverified_sender` event.
+#[derive(Debug, Default)]
+struct Refusals(Vec<String>);
+
+impl Refusals {
+    fn push(&mut self, what: String) {
+        self.0.push(what);
+    }
+
+    /// The refusals, each also written into the trace.
+    fn finish(self, trace: &mut Vec<String>) -> Vec<String> {
+        for r in &self.0 {
+            trace.push(format!("refused, unverified sender: {r}"));
+        }
+        self.0
     }
 }
 

@@ -32,6 +32,10 @@ pub struct Attachment<'a> {
     pub data: Cow<'a, [u8]>,
 }
 
+/// `Authentication-Results` headers kept per mail: the trusted MTA's are on
+/// top, so a mail with thousands of them loses only what never counts.
+pub const MAX_AUTH_RESULTS: usize = 16;
+
 #[derive(Debug, Clone, Default)]
 pub struct InboundMessage<'a> {
     /// Without angle brackets.
@@ -39,6 +43,8 @@ pub struct InboundMessage<'a> {
     pub in_reply_to: Vec<String>,
     pub references: Vec<String>,
     pub from: Option<Mailbox>,
+    /// Addresses in all From headers together: more than one proves none.
+    pub from_count: usize,
     pub to: Vec<Mailbox>,
     pub cc: Vec<Mailbox>,
     /// Envelope recipients the MTA recorded (`Delivered-To`, `X-Original-To`, …).
@@ -53,6 +59,9 @@ pub struct InboundMessage<'a> {
     pub attachments: Vec<Attachment<'a>>,
     /// Header facts for the loop/bounce/auto-reply rules.
     pub signals: Signals,
+    /// Raw `Authentication-Results` values, topmost (newest) first, at most
+    /// [`MAX_AUTH_RESULTS`].
+    pub auth_results: Vec<String>,
     /// Every header as (name, decoded-or-raw value); only kept when a rule reads headers.
     pub headers: Vec<(String, String)>,
 }

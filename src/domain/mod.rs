@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod address;
+pub mod authres;
 pub mod budget;
 pub mod classify;
 pub mod commands;
@@ -22,4 +23,5 @@ pub mod status;
 pub mod tag;
 pub mod threading;
 pub mod time;
+pub mod verify;
 pub mod watchers;

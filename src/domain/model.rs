@@ -93,6 +93,11 @@ word_enum! {
 }
 
 word_enum! {
+    /// Where a message came from (the contract's `source`).
+    Source { Email => "email", Web => "web", Console => "console" }
+}
+
+word_enum! {
     /// Inbound (mail received) or outbound (mail ticketd composed).
     Direction { In => "in", Out => "out" }
 }

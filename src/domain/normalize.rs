@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use mail_parser::{Address, HeaderName, HeaderValue, MessageParser, MimeHeaders, PartType};
 
 use super::classify::Signals;
-use super::message::{Attachment, InboundMessage, Mailbox};
+use super::message::{Attachment, InboundMessage, Mailbox, MAX_AUTH_RESULTS};
 use super::time::Timestamp;
 use super::{html, quotes};
 
@@ -81,6 +81,19 @@ pub fn normalize<'a>(
         }
     }
     let date = msg.date().map(|d| Timestamp(d.to_timestamp()));
+    let from_count = msg
+        .header_values(HeaderName::From)
+        .map(|v| match v {
+            HeaderValue::Address(a) => a.iter().count().max(1),
+            _ => 1,
+        })
+        .sum();
+    let auth_results = msg
+        .headers_raw()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("Authentication-Results"))
+        .take(MAX_AUTH_RESULTS)
+        .map(|(_, v)| v.to_owned())
+        .collect();
     let headers = if opts.keep_headers {
         msg.headers_raw()
             .map(|(n, v)| (n.to_owned(), one_line(v)))
@@ -132,6 +145,7 @@ pub fn normalize<'a>(
         in_reply_to,
         references,
         from,
+        from_count,
         to,
         cc,
         envelope_to,
@@ -141,6 +155,7 @@ pub fn normalize<'a>(
         visible,
         attachments,
         signals,
+        auth_results,
         headers,
     })
 }

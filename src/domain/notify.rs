@@ -36,6 +36,9 @@ pub struct PlanInput<'a> {
     pub password_setup: bool,
     /// `no_access` sender whose daily notice is due.
     pub refused_notice: bool,
+    /// An unverified mail claiming an agent's address: every agent is
+    /// alerted, the claimed one too (they should know who writes as them).
+    pub unverified_claim: bool,
     pub bouncing: Option<&'a HashSet<String>>,
 }
 
@@ -87,7 +90,7 @@ pub fn plan(i: &PlanInput<'_>) -> Vec<Planned> {
     }
     if !author_is_agent && (i.new_ticket || !i.internal || i.from_stranger) {
         for a in i.agents {
-            if !already_has(a) {
+            if (i.unverified_claim && a == i.author) || !already_has(a) {
                 push(NotificationKind::AgentAlert, a);
             }
         }
@@ -237,6 +240,33 @@ mod tests {
             [
                 (TicketReceived, "ann@acme.test"),
                 (UrgentPage, "oncall@example.test")
+            ]
+        );
+    }
+
+    #[test]
+    fn an_unverified_agent_claim_alerts_every_agent_and_no_customer() {
+        let agents = vec![
+            "agent@example.test".to_string(),
+            "bea@example.test".to_string(),
+        ];
+        let watchers = vec!["bob@acme.test".to_string()];
+        let p = plan(&PlanInput {
+            author: "agent@example.test",
+            author_role: Some(Role::Member),
+            internal: true,
+            from_stranger: true,
+            unverified_claim: true,
+            requester: "ann@acme.test",
+            watchers: &watchers,
+            agents: &agents,
+            ..Default::default()
+        });
+        assert_eq!(
+            kinds(&p),
+            [
+                (AgentAlert, "agent@example.test"),
+                (AgentAlert, "bea@example.test")
             ]
         );
     }

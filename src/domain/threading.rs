@@ -6,10 +6,10 @@
 //! [`Candidate`]; [`decide`] applies access and reopen rules to it.
 
 use super::access::may_update;
-use super::address::Addressing;
+use super::address::{Addressing, ReplyAddress};
 use super::message::InboundMessage;
 use super::model::{Status, TicketId};
-use super::state::{Candidate, Sender, ThreadRule};
+use super::state::{Candidate, Sender, ThreadRule, TicketState};
 use super::tag::TicketTag;
 use super::time::{Timestamp, DAY};
 
@@ -18,8 +18,10 @@ use super::time::{Timestamp, DAY};
 pub struct ThreadKeys {
     /// Rule 1: Message-IDs the mail answers, most specific first.
     pub message_ids: Vec<String>,
-    /// Rule 2: a reply address with a valid MAC.
-    pub reply_address: Option<TicketId>,
+    /// Rule 2: a reply address to us: the per-ticket form with a valid MAC,
+    /// or a personal key the store checks against the ticket's people
+    /// ([`personal_key_belongs`]).
+    pub reply_address: Option<ReplyAddress>,
     /// Rule 3: the tag in the subject.
     pub subject_tag: Option<TicketId>,
 }
@@ -37,8 +39,31 @@ pub fn keys(msg: &InboundMessage<'_>, addressing: &Addressing, tag: &TicketTag) 
         message_ids,
         reply_address: msg
             .recipients()
-            .find_map(|r| addressing.parse_reply_address(r)),
+            .find_map(|r| addressing.parse_any_reply_address(r)),
         subject_tag: tag.find(&msg.subject),
+    }
+}
+
+/// Whether a reply address found `ticket` by rule 2: a per-ticket MAC is
+/// checked already; a personal key must be the key of the sender or of one
+/// of the ticket's people (a forwarded notification still threads), else it
+/// is forged and matches nothing.
+pub fn personal_key_belongs(
+    reply: &ReplyAddress,
+    addressing: &Addressing,
+    sender: &str,
+    ticket: &TicketState,
+    agents: &[String],
+) -> bool {
+    match reply {
+        ReplyAddress::Ticket(_) => true,
+        ReplyAddress::Personal { ticket: id, key } => {
+            let people = std::iter::once(sender)
+                .chain(std::iter::once(ticket.requester.as_str()))
+                .chain(ticket.watchers.iter().map(String::as_str))
+                .chain(agents.iter().map(String::as_str));
+            addressing.personal_key_owner(*id, key, people).is_some()
+        }
     }
 }
 
@@ -62,11 +87,15 @@ pub enum ThreadDecision {
 
 /// Applies access and reopen rules to the ticket threading found.
 /// (`no_access` senders are refused before threading is consulted.)
+/// `sender` carries the role the mail may act with (unverified agents and
+/// admins act as members); `unverified_agent` puts such a mail on the
+/// ticket it found, whatever the rule, as an internal note (DESIGN §3).
 pub fn decide(
     found: Option<&Candidate>,
     sender: &Sender,
     now: Timestamp,
     reopen_days: u32,
+    unverified_agent: bool,
 ) -> ThreadDecision {
     let Some(c) = found else {
         return ThreadDecision::New {
@@ -76,6 +105,19 @@ pub fn decide(
     };
     let t = &c.ticket;
     let allowed = may_update(sender, t);
+    if unverified_agent && !is_closed(t.status, t.solved_at, now, reopen_days) {
+        return ThreadDecision::Existing {
+            ticket: t.id,
+            rule: c.rule,
+            internal_note: true,
+            why: format!(
+                "{}: {}; the mail claims to be agent {} but is unverified, so it becomes an internal note",
+                c.rule.describe(),
+                t.id,
+                sender.email
+            ),
+        };
+    }
     if c.rule == ThreadRule::SubjectTag && !allowed {
         return ThreadDecision::New {
             follow_up_of: None,
@@ -191,13 +233,13 @@ mod tests {
         };
         let k = keys(&msg, &a, &tag);
         assert_eq!(k.message_ids, ["n2@example.test", "n1@example.test"]);
-        assert_eq!(k.reply_address, Some(TicketId(4)));
+        assert_eq!(k.reply_address, Some(ReplyAddress::Ticket(TicketId(4))));
         assert_eq!(k.subject_tag, Some(TicketId(6)));
     }
 
     #[test]
     fn no_match_is_a_new_ticket() {
-        let d = decide(None, &sender("ann@acme.test", Role::Member), NOW, 7);
+        let d = decide(None, &sender("ann@acme.test", Role::Member), NOW, 7, false);
         assert!(matches!(
             d,
             ThreadDecision::New {
@@ -216,6 +258,7 @@ mod tests {
                 &sender("ann@acme.test", Role::Member),
                 NOW,
                 7,
+                false,
             );
             assert!(
                 matches!(
@@ -232,6 +275,7 @@ mod tests {
                 &sender("zed@x.test", Role::Member),
                 NOW,
                 7,
+                false,
             );
             assert!(
                 matches!(
@@ -254,6 +298,7 @@ mod tests {
             &sender("zed@x.test", Role::Member),
             NOW,
             7,
+            false,
         );
         assert!(
             matches!(
@@ -270,6 +315,7 @@ mod tests {
             &sender("ann@acme.test", Role::Member),
             NOW,
             7,
+            false,
         );
         assert!(
             matches!(
@@ -292,7 +338,13 @@ mod tests {
             (ticket(Status::Solved, Some(6)), false),
             (ticket(Status::Pending, None), false),
         ] {
-            let d = decide(found(ThreadRule::MessageId, t).as_ref(), &ann, NOW, 7);
+            let d = decide(
+                found(ThreadRule::MessageId, t).as_ref(),
+                &ann,
+                NOW,
+                7,
+                false,
+            );
             match d {
                 ThreadDecision::New { follow_up_of, .. } => {
                     assert!(follow && follow_up_of == Some(TicketId(9)))
@@ -300,5 +352,74 @@ mod tests {
                 ThreadDecision::Existing { .. } => assert!(!follow),
             }
         }
+    }
+
+    #[test]
+    fn an_unverified_agent_lands_as_an_internal_note_whatever_the_rule() {
+        let t = ticket(Status::Open, None);
+        // Acting as a member, as decide passes it.
+        let agent = sender("agent@example.test", Role::Member);
+        for rule in [
+            ThreadRule::MessageId,
+            ThreadRule::ReplyAddress,
+            ThreadRule::SubjectTag,
+        ] {
+            let d = decide(found(rule, t.clone()).as_ref(), &agent, NOW, 7, true);
+            assert!(
+                matches!(
+                    d,
+                    ThreadDecision::Existing {
+                        internal_note: true,
+                        ..
+                    }
+                ),
+                "{rule:?}: {d:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_personal_key_threads_only_for_someone_on_the_ticket() {
+        let a = Addressing::new("support@example.test", &[], b"s".to_vec());
+        let t = ticket(Status::Open, None);
+        let agents = vec!["agent@example.test".to_string()];
+        let key_of = |who: &str| {
+            a.parse_any_reply_address(&a.personal_address(TicketId(9), who))
+                .expect("parses")
+        };
+        // The requester's notification, forwarded to a colleague who replies.
+        assert!(personal_key_belongs(
+            &key_of("ann@acme.test"),
+            &a,
+            "colleague@acme.test",
+            &t,
+            &agents
+        ));
+        assert!(personal_key_belongs(
+            &key_of("agent@example.test"),
+            &a,
+            "agent@example.test",
+            &t,
+            &agents
+        ));
+        // A key made up, or made for someone not on the ticket.
+        assert!(!personal_key_belongs(
+            &key_of("mallory@evil.example"),
+            &a,
+            "zed@x.test",
+            &t,
+            &agents
+        ));
+        let forged = ReplyAddress::Personal {
+            ticket: TicketId(9),
+            key: "0123456789abcdef".into(),
+        };
+        assert!(!personal_key_belongs(
+            &forged,
+            &a,
+            "ann@acme.test",
+            &t,
+            &agents
+        ));
     }
 }

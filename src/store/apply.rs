@@ -8,13 +8,17 @@ use rusqlite::{params, Connection, OptionalExtension};
 use super::StoreError;
 use crate::attachments::{sha256_hex, AttachmentDir};
 use crate::domain::access::org_for;
+use crate::domain::address::base_address;
 use crate::domain::budget::{self, Bucket, BucketRule};
 use crate::domain::decide::{Policy, Target, TicketChange};
 use crate::domain::message::{InboundMessage, Mailbox};
-use crate::domain::model::{email_domain, NotificationKind, Outcome, Priority, Status, TicketId};
+use crate::domain::model::{
+    email_domain, NotificationKind, Outcome, Priority, Source, Status, TicketId,
+};
 use crate::domain::notify::Planned;
 use crate::domain::quotes::REPLY_MARKER;
-use crate::domain::time::{Timestamp, HOUR};
+use crate::domain::time::Timestamp;
+use crate::domain::verify::shown_author;
 use crate::render::{MessageView, NoteContext, Renderer, TicketView};
 
 /// Everything applying needs besides the decision; built once per process.
@@ -37,18 +41,17 @@ pub struct ApplyEnv<'a> {
 pub struct MailBudget {
     pub per_recipient: BucketRule,
     pub per_ticket: BucketRule,
+    /// Urgent pages, all tickets together.
+    pub pages: BucketRule,
 }
 
 impl MailBudget {
-    /// `n` an hour, `n` at once.
-    pub fn hourly(per_recipient: u32, per_ticket: u32) -> MailBudget {
-        let rule = |n: u32| BucketRule {
-            burst: f64::from(n),
-            per_hour: f64::from(n),
-        };
+    /// Each `n` an hour, `n` at once.
+    pub fn hourly(per_recipient: u32, per_ticket: u32, pages: u32) -> MailBudget {
         MailBudget {
-            per_recipient: rule(per_recipient),
-            per_ticket: rule(per_ticket),
+            per_recipient: BucketRule::per_hour(per_recipient),
+            per_ticket: BucketRule::per_hour(per_ticket),
+            pages: BucketRule::per_hour(pages),
         }
     }
 }
@@ -335,10 +338,10 @@ pub fn apply_ticket(
     // The message itself.
     let date = msg.date.unwrap_or(now);
     conn.prepare_cached(
-        "INSERT INTO messages (ticket_id, direction, author_id, message_id, date, text, full_text, internal, raw_id, created_at)
-         VALUES (?1, 'in', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        "INSERT INTO messages (ticket_id, direction, author_id, message_id, date, text, full_text, internal, raw_id, created_at, source, verified)
+         VALUES (?1, 'in', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?
-    .execute(params![ticket.0, author_id, msg.message_id, date.0, change.text, msg.text, change.internal, raw_id, now.0])?;
+    .execute(params![ticket.0, author_id, msg.message_id, date.0, change.text, msg.text, change.internal, raw_id, now.0, Source::Email.as_str(), change.verified])?;
     let message_row = conn.last_insert_rowid();
     if let Some(mid) = &msg.message_id {
         conn.prepare_cached(
@@ -390,6 +393,18 @@ pub fn apply_ticket(
         )?
         .execute(params![ticket.0, e])?;
         event(conn, now, Some(ticket), "watcher_removed", e)?;
+    }
+    for r in &change.refused_unverified {
+        event(
+            conn,
+            now,
+            Some(ticket),
+            "unverified_sender",
+            &format!("{} (From {}, unverified): {r}", what, author.email),
+        )?;
+    }
+    if let Some(w) = &change.warning {
+        event(conn, now, Some(ticket), "unverified_sender", w)?;
     }
     for r in &change.rejected_commands {
         event(
@@ -480,30 +495,51 @@ pub fn queue_notifications(
         }
     }
     let in_reply_to = msg.message_id.clone().or_else(|| refs.first().cloned());
-    let author = msg
-        .from
-        .as_ref()
-        .map(|f| f.name.clone().unwrap_or_else(|| f.email.clone()))
-        .unwrap_or_default();
+    let author = match &msg.from {
+        Some(f) => {
+            let agents = super::snapshot::agents(conn)?;
+            shown_author(f, &env.policy.desk(&agents))
+        }
+        None => String::new(),
+    };
     let domain = email_domain(env.policy.addressing.support())
         .unwrap_or("localhost")
         .to_owned();
 
+    // An agent's public answer is never dropped by the budget: it waits
+    // for its slot (DESIGN §4).
+    let agent_answer = change.is_some_and(|c| c.agent_answer);
     for p in planned {
-        if !take_budget(conn, env, p, ticket)? {
-            event(
-                conn,
-                env.now,
-                ticket,
-                "notification_suppressed",
-                &format!(
-                    "{} to {}: the automated-mail budget is spent (support.max_mails_per_*_per_hour)",
-                    p.kind, p.to
-                ),
-            )?;
-            tracing::warn!(kind = %p.kind, to = %p.to, ticket = ticket.map(|t| t.0), "notification suppressed: mail budget spent");
-            continue;
-        }
+        let must_go = agent_answer && p.kind == NotificationKind::TicketUpdated;
+        let due = match take_budget(conn, env, p, ticket, must_go)? {
+            Draw::Now => env.now,
+            Draw::Later(at) => {
+                event(
+                    conn,
+                    env.now,
+                    ticket,
+                    "notification_delayed",
+                    &format!(
+                        "{} to {}: the mail budget is spent; an agent's answer waits for its slot, {} s",
+                        p.kind,
+                        p.to,
+                        at.0 - env.now.0
+                    ),
+                )?;
+                at
+            }
+            Draw::Suppressed(why) => {
+                event(
+                    conn,
+                    env.now,
+                    ticket,
+                    "notification_suppressed",
+                    &format!("{} to {}: {why}", p.kind, p.to),
+                )?;
+                tracing::warn!(kind = %p.kind, to = %p.to, ticket = ticket.map(|t| t.0), "notification suppressed: {why}");
+                continue;
+            }
+        };
         let mut ctx = NoteContext {
             support_name: env.support_name.to_owned(),
             support_address: env.policy.addressing.support().to_owned(),
@@ -515,15 +551,20 @@ pub fn queue_notifications(
                 author: author.clone(),
                 text: c.text.clone(),
             }),
+            warning: change.and_then(|c| c.warning.clone()),
             new_ticket: change.is_some_and(|c| matches!(c.target, Target::New { .. })),
             internal: change.is_some_and(|c| c.internal),
             expires_hours: env.token_hours,
             subject: Some(msg.subject.clone()),
             ..Default::default()
         };
-        if p.kind == NotificationKind::PasswordSetup {
-            ctx.setup_url = Some(issue_token(conn, env, &p.to)?);
-        }
+        let token_id = if p.kind == NotificationKind::PasswordSetup {
+            let (id, url) = issue_token(conn, env, &p.to)?;
+            ctx.setup_url = Some(url);
+            Some(id)
+        } else {
+            None
+        };
         if p.kind == NotificationKind::Refused {
             conn.prepare_cached("UPDATE users SET refused_notice_at = ?2 WHERE email = ?1")?
                 .execute(params![p.to, env.now.0])?;
@@ -537,8 +578,8 @@ pub fn queue_notifications(
             ticket.map(|t| t.0).unwrap_or(0)
         );
         conn.prepare_cached(
-            "INSERT INTO outbox (kind, recipients, subject, body_text, message_id, in_reply_to, refs, ticket_id, status, attempts, next_attempt_at, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', 0, ?9, ?9)",
+            "INSERT INTO outbox (kind, recipients, subject, body_text, message_id, in_reply_to, refs, ticket_id, status, attempts, next_attempt_at, created_at, token_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', 0, ?11, ?9, ?10)",
         )?
         .execute(params![
             p.kind.as_str(),
@@ -550,6 +591,8 @@ pub fn queue_notifications(
             refs.join(" "),
             ticket.map(|t| t.0),
             env.now.0,
+            token_id,
+            due.0,
         ])?;
         if let Some(t) = ticket {
             conn.prepare_cached(
@@ -568,23 +611,48 @@ pub fn queue_notifications(
     Ok(())
 }
 
+/// What the budget says about one notification.
+enum Draw {
+    Now,
+    /// An agent's answer whose buckets are empty: it goes at its slot.
+    Later(Timestamp),
+    Suppressed(&'static str),
+}
+
 /// Draws one mail from the buckets `p` uses: the ticket's, and the
-/// recipient's unless the mail goes to staff (an agent alert) or is a page.
+/// recipient's (by base address: `ann+x@` is `ann@`) unless the mail goes
+/// to staff (an agent alert). A page draws from its own buckets: one per
+/// ticket an hour, `support.max_pages_per_hour` in all. `must_go` (an
+/// agent's answer) is never suppressed, only delayed.
 fn take_budget(
     conn: &Connection,
     env: &ApplyEnv<'_>,
     p: &Planned,
     ticket: Option<TicketId>,
-) -> Result<bool, StoreError> {
+    must_go: bool,
+) -> Result<Draw, StoreError> {
     let mut keys: Vec<(String, BucketRule)> = Vec::with_capacity(2);
-    match p.kind {
-        NotificationKind::UrgentPage => return Ok(true),
-        NotificationKind::AgentAlert => {}
-        _ => keys.push((format!("to:{}", p.to), env.budget.per_recipient)),
-    }
-    if let Some(t) = ticket {
-        keys.push((format!("ticket:{}", t.0), env.budget.per_ticket));
-    }
+    let why = match p.kind {
+        NotificationKind::UrgentPage => {
+            if let Some(t) = ticket {
+                keys.push((format!("page:ticket:{}", t.0), BucketRule::per_hour(1)));
+            }
+            keys.push(("page:all".into(), env.budget.pages));
+            "at most one page per ticket an hour and support.max_pages_per_hour in all"
+        }
+        kind => {
+            if kind != NotificationKind::AgentAlert {
+                keys.push((
+                    format!("to:{}", base_address(&p.to)),
+                    env.budget.per_recipient,
+                ));
+            }
+            if let Some(t) = ticket {
+                keys.push((format!("ticket:{}", t.0), env.budget.per_ticket));
+            }
+            "the automated-mail budget is spent (support.max_mails_per_*_per_hour)"
+        }
+    };
     let mut current = Vec::with_capacity(keys.len());
     for (key, rule) in &keys {
         let stored: Option<(f64, i64)> = conn
@@ -600,17 +668,26 @@ fn take_budget(
         };
         current.push((*rule, bucket));
     }
-    let (allowed, after) = budget::take(&current, env.now);
-    if allowed {
-        for ((key, _), b) in keys.iter().zip(after) {
-            conn.prepare_cached(
-                "INSERT INTO mail_budget (key, tokens, at) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(key) DO UPDATE SET tokens = excluded.tokens, at = excluded.at",
-            )?
-            .execute(params![key, b.tokens, b.at.0])?;
+    let (draw, after) = if must_go {
+        let (wait, after) = budget::take_waiting(&current, env.now);
+        match wait {
+            0 => (Draw::Now, after),
+            w => (Draw::Later(env.now.plus_secs(w)), after),
         }
+    } else {
+        match budget::take(&current, env.now) {
+            (true, after) => (Draw::Now, after),
+            (false, _) => return Ok(Draw::Suppressed(why)),
+        }
+    };
+    for ((key, _), b) in keys.iter().zip(after) {
+        conn.prepare_cached(
+            "INSERT INTO mail_budget (key, tokens, at) VALUES (?1, ?2, ?3)
+             ON CONFLICT(key) DO UPDATE SET tokens = excluded.tokens, at = excluded.at",
+        )?
+        .execute(params![key, b.tokens, b.at.0])?;
     }
-    Ok(allowed)
+    Ok(draw)
 }
 
 fn ticket_view(
@@ -637,29 +714,16 @@ fn ticket_view(
     })
 }
 
-/// A single-use password-setup link: 256 random bits, only the hash stored.
-fn issue_token(conn: &Connection, env: &ApplyEnv<'_>, email: &str) -> Result<String, StoreError> {
-    let token = random_hex(32)?;
-    let user_id: i64 = conn
-        .prepare_cached("SELECT id FROM users WHERE email = ?1")?
-        .query_row([email], |r| r.get(0))?;
-    conn.prepare_cached(
-        "INSERT INTO password_tokens (user_id, token_hash, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
-    )?
-    .execute(params![
-        user_id,
-        sha256_hex(token.as_bytes()),
-        env.now.0,
-        env.now.plus_secs(i64::from(env.token_hours) * HOUR).0
-    ])?;
-    event(
-        conn,
-        env.now,
-        None,
-        "password_setup_issued",
-        &format!("setup link for {email}, valid {} h", env.token_hours),
-    )?;
-    Ok(format!("{}/password/setup?token={token}", env.portal_url))
+/// A single-use password-setup link, reserved: its token is minted when the
+/// courier composes the mail (DESIGN §4), so the queued body holds only a
+/// placeholder. Returns the reserved token row and the link as queued.
+fn issue_token(
+    conn: &Connection,
+    env: &ApplyEnv<'_>,
+    email: &str,
+) -> Result<(i64, String), StoreError> {
+    let id = super::tokens::reserve(conn, email, env.now, env.token_hours)?;
+    Ok((id, super::tokens::placeholder_link(env.portal_url)))
 }
 
 pub fn random_hex(bytes: usize) -> Result<String, StoreError> {

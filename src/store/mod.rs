@@ -10,6 +10,7 @@ pub mod imap_state;
 pub mod outbox;
 pub mod queries;
 pub mod snapshot;
+pub mod tokens;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -24,6 +25,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_imap.sql"),
     include_str!("migrations/0003_delivery.sql"),
     include_str!("migrations/0004_indexes.sql"),
+    include_str!("migrations/0005_trust.sql"),
 ];
 
 /// How hard a commit tries to survive a power cut.
@@ -114,7 +116,16 @@ impl Store {
             tx.execute_batch(sql)?;
             tx.pragma_update(None, "user_version", (i + 1) as i64)?;
         }
+        // Schema 5 keeps password tokens out of outbox bodies: scrub older ones.
+        let scrubbed = if version < 5 {
+            tokens::scrub_outbox_tokens(&tx)?
+        } else {
+            0
+        };
         tx.commit()?;
+        if scrubbed > 0 {
+            tokens::flush_scrubbed(&self.conn);
+        }
         Ok(())
     }
 

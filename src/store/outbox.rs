@@ -21,6 +21,15 @@ pub fn any_due(conn: &Connection, now: Timestamp) -> Result<bool, StoreError> {
         .query_row([now.0], |r| r.get(0))?)
 }
 
+/// A claimed row, with the token row its password link will use (DESIGN
+/// §4: the token is minted as the mail is composed). `None` for other kinds,
+/// and for password links queued before schema 5.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub row: Outgoing,
+    pub token_id: Option<i64>,
+}
+
 /// Takes up to `limit` due rows, oldest first, and moves their next attempt
 /// `claim_secs` ahead so that no other courier sends them meanwhile (the
 /// attempt's record, or [`release`], settles it). Call inside a write
@@ -31,14 +40,30 @@ pub fn claim(
     limit: usize,
     claim_secs: i64,
 ) -> Result<Vec<Outgoing>, StoreError> {
+    Ok(claim_for_sending(conn, now, limit, claim_secs)?
+        .into_iter()
+        .map(|c| c.row)
+        .collect())
+}
+
+/// [`claim`], each row with its token row: what the courier sends from.
+pub fn claim_for_sending(
+    conn: &Connection,
+    now: Timestamp,
+    limit: usize,
+    claim_secs: i64,
+) -> Result<Vec<Claimed>, StoreError> {
     let rows = due(conn, now, limit)?;
     let mut out = Vec::with_capacity(rows.len());
-    for (kind, row) in rows {
+    for (kind, row, token_id) in rows {
         match kind {
             Ok(kind) => {
                 conn.prepare_cached("UPDATE outbox SET next_attempt_at = ?2 WHERE id = ?1")?
                     .execute(params![row.id, now.0 + claim_secs])?;
-                out.push(Outgoing { kind, ..row });
+                out.push(Claimed {
+                    row: Outgoing { kind, ..row },
+                    token_id,
+                });
             }
             Err(kind) => {
                 let error = format!(
@@ -63,13 +88,13 @@ pub fn release(conn: &Connection, ids: &[i64], now: Timestamp) -> Result<(), Sto
     Ok(())
 }
 
-type DueRow = (Result<NotificationKind, String>, Outgoing);
+type DueRow = (Result<NotificationKind, String>, Outgoing, Option<i64>);
 
 /// Pending rows whose time has come, oldest first, with their kind parsed.
 fn due(conn: &Connection, now: Timestamp, limit: usize) -> Result<Vec<DueRow>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT o.id, o.kind, o.recipients, o.subject, o.body_text, o.message_id, o.in_reply_to,
-                o.refs, o.ticket_id, t.subject, t.created_at, o.created_at, o.attempts
+                o.refs, o.ticket_id, t.subject, t.created_at, o.created_at, o.attempts, o.token_id
          FROM outbox o LEFT JOIN tickets t ON t.id = o.ticket_id
          WHERE o.status = 'pending' AND o.next_attempt_at <= ?1
          ORDER BY o.next_attempt_at, o.id LIMIT ?2",
@@ -106,6 +131,7 @@ fn due(conn: &Connection, now: Timestamp, limit: usize) -> Result<Vec<DueRow>, S
                 created_at: Timestamp(r.get(11)?),
                 attempts: r.get::<_, i64>(12)?.max(0) as u32,
             },
+            r.get(13)?,
         ))
     })?;
     Ok(rows.collect::<Result<_, _>>()?)

@@ -49,6 +49,10 @@ pub struct Message {
     pub date: String,
     pub text: String,
     pub internal: bool,
+    /// `email`, `web` or `console`.
+    pub source: String,
+    /// Whether the sender proved the From address (DESIGN §3 "Trust").
+    pub verified: bool,
     pub attachments: Vec<AttachmentInfo>,
 }
 
@@ -176,7 +180,7 @@ pub fn ticket(conn: &Connection, id: TicketId) -> Result<Ticket, StoreError> {
     t.watchers = watchers_of(conn, t.id)?;
 
     let mut stmt = conn.prepare(
-        "SELECT m.id, m.direction, u.email, m.message_id, m.date, m.text, m.internal
+        "SELECT m.id, m.direction, u.email, m.message_id, m.date, m.text, m.internal, m.source, m.verified
          FROM messages m LEFT JOIN users u ON u.id = m.author_id WHERE m.ticket_id = ?1 ORDER BY m.id",
     )?;
     let mut messages: Vec<Message> = stmt
@@ -189,6 +193,8 @@ pub fn ticket(conn: &Connection, id: TicketId) -> Result<Ticket, StoreError> {
                 date: ts(r.get(4)?),
                 text: r.get(5)?,
                 internal: r.get(6)?,
+                source: r.get(7)?,
+                verified: r.get(8)?,
                 attachments: Vec::new(),
             })
         })?

@@ -7,10 +7,11 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::StoreError;
 use crate::domain::access::org_for;
+use crate::domain::address::Addressing;
 use crate::domain::message::InboundMessage;
 use crate::domain::model::{Outcome, Role, TicketId};
 use crate::domain::state::{Candidate, Sender, Snapshot, ThreadRule, TicketState};
-use crate::domain::threading::ThreadKeys;
+use crate::domain::threading::{personal_key_belongs, ThreadKeys};
 use crate::domain::time::{Timestamp, HOUR};
 
 /// The outcome and ticket recorded for a mail already processed.
@@ -34,18 +35,26 @@ pub fn sent_to(conn: &Connection, message_id: &str) -> Result<Option<Vec<String>
     Ok(row.map(|json| serde_json::from_str(&json).unwrap_or_default()))
 }
 
+/// What the snapshot of one mail is read for.
+pub struct Lookup<'a> {
+    pub sender_email: &'a str,
+    pub keys: &'a ThreadKeys,
+    pub addressing: &'a Addressing,
+    pub personal_domains: &'a [String],
+    pub oncall: Option<&'a str>,
+}
+
 pub fn load(
     conn: &Connection,
     msg: &InboundMessage<'_>,
-    sender_email: &str,
-    keys: &ThreadKeys,
-    personal_domains: &[String],
-    oncall: Option<&str>,
+    l: &Lookup<'_>,
     now: Timestamp,
 ) -> Result<Snapshot, StoreError> {
-    let sender = load_sender(conn, sender_email, personal_domains, now)?;
-    let candidate = find_candidate(conn, keys)?;
+    let sender_email = l.sender_email;
+    let oncall = l.oncall;
+    let sender = load_sender(conn, sender_email, l.personal_domains, now)?;
     let agents = agents(conn)?;
+    let candidate = find_candidate(conn, l, &agents)?;
 
     let mut possible: Vec<&str> = vec![sender_email];
     if let Some(c) = &candidate {
@@ -130,8 +139,14 @@ fn load_sender(
     })
 }
 
-/// The first threading key, in rule order, that names an existing ticket.
-fn find_candidate(conn: &Connection, keys: &ThreadKeys) -> Result<Option<Candidate>, StoreError> {
+/// The first threading key, in rule order, that names an existing ticket
+/// (a personal reply key only when it is the key of someone on the ticket).
+fn find_candidate(
+    conn: &Connection,
+    l: &Lookup<'_>,
+    agents: &[String],
+) -> Result<Option<Candidate>, StoreError> {
+    let keys = l.keys;
     let mut by_id =
         conn.prepare_cached("SELECT ticket_id FROM thread_ids WHERE message_id = ?1")?;
     for id in &keys.message_ids {
@@ -144,14 +159,22 @@ fn find_candidate(conn: &Connection, keys: &ThreadKeys) -> Result<Option<Candida
             }
         }
     }
-    for (rule, id) in [
-        (ThreadRule::ReplyAddress, keys.reply_address),
-        (ThreadRule::SubjectTag, keys.subject_tag),
-    ] {
-        if let Some(id) = id {
-            if let Some(ticket) = ticket_state(conn, id)? {
-                return Ok(Some(Candidate { rule, ticket }));
+    if let Some(reply) = &keys.reply_address {
+        if let Some(ticket) = ticket_state(conn, reply.ticket())? {
+            if personal_key_belongs(reply, l.addressing, l.sender_email, &ticket, agents) {
+                return Ok(Some(Candidate {
+                    rule: ThreadRule::ReplyAddress,
+                    ticket,
+                }));
             }
+        }
+    }
+    if let Some(id) = keys.subject_tag {
+        if let Some(ticket) = ticket_state(conn, id)? {
+            return Ok(Some(Candidate {
+                rule: ThreadRule::SubjectTag,
+                ticket,
+            }));
         }
     }
     Ok(None)

@@ -5,6 +5,7 @@ mod delivery;
 mod dovecot;
 mod service;
 mod smtp_sink;
+mod tokens;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};

@@ -125,7 +125,9 @@ fn json_fields_are_the_contract() {
             "id",
             "internal",
             "message_id",
-            "text"
+            "source",
+            "text",
+            "verified"
         ]
     );
     assert_eq!(m["direction"], "in");
@@ -313,35 +315,46 @@ fn reset_password_queues_a_fresh_single_use_link() {
         .filter(|r| r["kind"] == "password_setup" && r["to"][0] == "ann@acme.test")
         .collect();
     assert_eq!(setups.len(), 2, "the first mail's link and the reset's");
-    // Only hashes are stored: the link's token appears in no table.
+    // The token is minted when the mail is sent (DESIGN §4): the queued
+    // body holds a placeholder, the token table a reserved row per link.
     let conn = rusqlite::Connection::open(desk.db()).expect("db");
-    let body: String = conn
+    let bodies: Vec<String> = conn
+        .prepare("SELECT body_text FROM outbox WHERE kind = 'password_setup' ORDER BY id")
+        .expect("prepare")
+        .query_map([], |r| r.get(0))
+        .expect("bodies")
+        .collect::<Result<_, _>>()
+        .expect("bodies");
+    assert_eq!(bodies.len(), 2);
+    let placeholder = format!(
+        "/password/setup?token={}",
+        ticketd::store::tokens::TOKEN_PLACEHOLDER
+    );
+    let token_like = regex::Regex::new("[0-9a-fA-F]{32,}").expect("regex");
+    for body in &bodies {
+        assert!(body.contains(&placeholder), "{body}");
+        assert!(!token_like.is_match(body), "no token in the outbox: {body}");
+    }
+    let hashes: Vec<String> = conn
+        .prepare("SELECT token_hash FROM password_tokens WHERE used_at IS NULL AND expires_at > strftime('%s','now')")
+        .expect("prepare")
+        .query_map([], |r| r.get(0))
+        .expect("hashes")
+        .collect::<Result<_, _>>()
+        .expect("hashes");
+    assert_eq!(hashes.len(), 2, "a pending link each: {hashes:?}");
+    assert!(
+        hashes.iter().all(|h| h.starts_with("reserved:")),
+        "nothing a token could match before sending: {hashes:?}"
+    );
+    let linked: i64 = conn
         .query_row(
-            "SELECT body_text FROM outbox WHERE kind = 'password_setup' ORDER BY id DESC LIMIT 1",
+            "SELECT count(DISTINCT o.token_id) FROM outbox o JOIN password_tokens p ON p.id = o.token_id WHERE o.kind = 'password_setup'",
             [],
             |r| r.get(0),
         )
-        .expect("body");
-    let token = body
-        .split("/password/setup?token=")
-        .nth(1)
-        .and_then(|t| t.split_whitespace().next())
-        .expect("a setup link in the body");
-    assert!(token.len() >= 32, "{token}");
-    let hashes: i64 = conn
-        .query_row(
-            "SELECT count(*) FROM password_tokens WHERE token_hash = ?1",
-            [token],
-            |r| r.get(0),
-        )
         .expect("count");
-    assert_eq!(hashes, 0, "the token itself is never stored");
-    assert_eq!(
-        conn.query_row("SELECT count(*) FROM password_tokens", [], |r| r
-            .get::<_, i64>(0))
-            .expect("count"),
-        2
-    );
+    assert_eq!(linked, 2, "each queued link names its own token row");
 
     let unknown = desk.run(&["users", "reset-password", "nobody@acme.test"], b"");
     assert_eq!(unknown.code, 64);

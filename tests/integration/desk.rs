@@ -20,6 +20,8 @@ agents = ["agent@example.test"]
 portal_url = "https://support.example.test"
 oncall = "oncall@example.test"
 reopen_days = 7
+# The test MTA: mail carrying VERIFIED (below) proves an example.test sender.
+trusted_authserv_ids = ["mx.example.test"]
 
 [[rules]]
 name = "error-code"
@@ -27,6 +29,11 @@ field = "body"
 pattern = "Error code (?P<error_code>E-\\d+)"
 category = "errors"
 "#;
+
+/// The header the trusted test MTA adds to mail from example.test that
+/// passed DMARC: an agent's mail with it is verified (DESIGN §3 "Trust").
+pub const VERIFIED: &str =
+    "Authentication-Results: mx.example.test; dmarc=pass header.from=example.test\n";
 
 pub struct Desk {
     pub dir: tempfile::TempDir,
@@ -105,6 +112,21 @@ impl Desk {
         let out = self.run(args, b"");
         assert_eq!(out.code, 0, "{args:?}: {}", out.stderr);
         serde_json::from_str(out.stdout.trim()).expect("JSON output")
+    }
+
+    /// `email`'s personal reply address for ticket `id`, as the notifications
+    /// carry it (built from the database's own secret).
+    pub fn personal_address(&self, id: i64, email: &str) -> String {
+        let conn = rusqlite::Connection::open(self.db()).expect("db");
+        let secret: Vec<u8> = conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'hmac_secret'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("the secret");
+        ticketd::domain::address::Addressing::new("support@example.test", &[], secret)
+            .personal_address(ticketd::domain::model::TicketId(id), email)
     }
 
     pub fn ticket(&self, id: i64) -> Value {

@@ -46,6 +46,7 @@ fn context(kind: NotificationKind) -> NoteContext {
             },
             text: "The printer on floor 2 is smoking.\nSee https://status.customer.test/p?id=7&x=1 — thanks!".into(),
         }),
+        warning: None,
         new_ticket: kind == NotificationKind::AgentAlert,
         internal: false,
         setup_url: Some(format!(
@@ -131,15 +132,20 @@ fn no_customer_text_becomes_a_header() {
 }
 
 #[test]
-fn the_reply_address_carries_the_ticket_and_a_mac() {
+fn the_reply_address_is_the_recipients_personal_one() {
     let mail = composed(NotificationKind::TicketUpdated);
     let reply_to = mail
         .lines()
         .find(|l| l.starts_with("Reply-To:"))
         .expect("Reply-To");
     let addressing = Addressing::new("support@example.test", &[], b"golden-secret".to_vec());
-    assert!(
-        reply_to.contains(&addressing.reply_address(TicketId(42))),
-        "{reply_to}"
-    );
+    let to = mail
+        .lines()
+        .find_map(|l| l.strip_prefix("To: "))
+        .expect("To");
+    let personal = addressing.personal_address(TicketId(42), to.trim());
+    assert!(reply_to.contains(&personal), "{reply_to} for {to}");
+    // Not the per-ticket form, and not someone else's key.
+    assert!(!reply_to.contains(&addressing.reply_address(TicketId(42))));
+    assert!(!reply_to.contains(&addressing.personal_address(TicketId(42), "mallory@evil.example")));
 }

@@ -74,17 +74,29 @@ fn ten_thousand_cc_addresses_are_capped_and_the_cut_logged() {
     let r = desk.ingest(&m);
     assert_eq!(r["outcome"], "created");
     let t = desk.ticket(1);
-    assert_eq!(t["watchers"].as_array().map(Vec::len), Some(48));
-    let capped = t["events"]
-        .as_array()
-        .expect("events")
-        .iter()
-        .find(|e| e["kind"] == "watchers_capped")
-        .expect("cap event");
-    assert!(
-        capped["detail"].as_str().unwrap_or("").contains("9952"),
-        "{capped}"
+    // Unverified, Ann can bring at most support.max_unverified_watchers.
+    assert_eq!(t["watchers"].as_array().map(Vec::len), Some(5));
+    let kinds = |t: &serde_json::Value, kind: &str| -> Vec<String> {
+        t["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .filter(|e| e["kind"] == kind)
+            .map(|e| e["detail"].as_str().unwrap_or("").to_owned())
+            .collect()
+    };
+    assert!(kinds(&t, "watchers_capped")[0].contains("9995"), "{t}");
+    assert!(kinds(&t, "unverified_sender")[0].contains("9995"), "{t}");
+    // Verified by the trusted MTA, the ticket's own cap holds.
+    let m = mail(
+        &format!("Authentication-Results: mx.example.test; dmarc=pass header.from=acme.test\nFrom: ann@acme.test\nTo: support@example.test\nCc: {}\nSubject: crowd\nMessage-ID: <fx-crowd-2@acme.test>", cc.join(",\n ")),
+        "hello everyone",
     );
+    assert_eq!(desk.ingest(&m)["ticket"], 2);
+    let t = desk.ticket(2);
+    assert_eq!(t["watchers"].as_array().map(Vec::len), Some(48));
+    assert!(kinds(&t, "watchers_capped")[0].contains("9952"), "{t}");
+    assert!(kinds(&t, "unverified_sender").is_empty());
 }
 
 #[test]

@@ -1,7 +1,18 @@
 //! DESIGN §3 and §4 end to end: one conversation through every rule, with
 //! the outcome, ticket state and notifications each mail must give.
 
-use crate::desk::{fixture, mail, strings, Desk, BASE_CONFIG};
+use crate::desk::{fixture, mail, strings, Desk, BASE_CONFIG, VERIFIED};
+
+/// The details of a ticket's events of one kind.
+fn events_of(desk: &Desk, ticket: i64, kind: &str) -> Vec<String> {
+    desk.ticket(ticket)["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["kind"] == kind)
+        .map(|e| e["detail"].as_str().unwrap_or("").to_owned())
+        .collect()
+}
 
 fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
     list.iter()
@@ -65,10 +76,15 @@ fn a_conversation_threads_and_notifies_by_the_rules() {
     desk.ingest_fixture("new-with-cc.eml", &[]);
     let received = desk.notification_id("ticket_received", "ann@acme.test");
 
-    // Rule 1: In-Reply-To names our notification. Outlook's quoted header
-    // block is cut; the new Cc (Erin) becomes a watcher; Erin, a direct
-    // recipient, and Ann, the author, are not notified.
-    let r = desk.ingest_fixture("customer-reply.eml", &[("IN_REPLY_TO", &received)]);
+    // Rule 1: In-Reply-To names our notification, and Ann answered her
+    // personal reply address, so the mail is verified. Outlook's quoted
+    // header block is cut; the new Cc (Erin) becomes a watcher; Erin, a
+    // direct recipient, and Ann, the author, are not notified.
+    let reply_to = desk.personal_address(1, "ann@acme.test");
+    let r = desk.ingest_fixture(
+        "customer-reply.eml",
+        &[("IN_REPLY_TO", &received), ("REPLY_TO", &reply_to)],
+    );
     assert_eq!(
         (r["outcome"].as_str(), r["ticket"].as_i64()),
         (Some("updated"), Some(1))
@@ -172,23 +188,45 @@ fn strangers_get_an_internal_note_or_a_new_ticket() {
 }
 
 /// A colleague from the same organisation may update by subject tag once an
-/// org admin role is set; a member of another domain may not.
+/// org admin role is set, in a verified mail; the same mail unverified
+/// (anyone can write `From: zoe@acme.test`) starts a ticket of its own.
 #[test]
 fn org_admins_may_update_their_orgs_tickets() {
     let desk = Desk::new();
     desk.ingest_fixture("new-with-cc.eml", &[]);
     let out = desk.run(&["users", "set-role", "zoe@acme.test", "admin"], b"");
     assert_eq!(out.code, 0, "{}", out.stderr);
-    let by_tag = mail(
-        "From: zoe@acme.test\nTo: support@example.test\nSubject: Re: [#1] VPN drops every hour\nMessage-ID: <fx-zoe@acme.test>",
+    let head =
+        "From: zoe@acme.test\nTo: support@example.test\nSubject: Re: [#1] VPN drops every hour";
+    let forged = mail(
+        &format!("{head}\nMessage-ID: <fx-zoe-forged@acme.test>"),
         "I am Ann's manager: please prioritise.",
     );
-    let r = desk.ingest(&by_tag);
+    let r = desk.ingest(&forged);
+    assert_eq!(
+        (r["outcome"].as_str(), r["ticket"].as_i64()),
+        (Some("created"), Some(2))
+    );
+    assert_eq!(desk.ticket(1)["messages"].as_array().map(Vec::len), Some(1));
+    assert!(
+        events_of(&desk, 2, "unverified_sender")
+            .iter()
+            .any(|d| d.contains("org admin rights on #1")),
+        "{:?}",
+        desk.ticket(2)["events"]
+    );
+    let verified = mail(
+        &format!("Authentication-Results: mx.example.test; dmarc=pass header.from=acme.test\n{head}\nMessage-ID: <fx-zoe@acme.test>"),
+        "I am Ann's manager: please prioritise.",
+    );
+    let r = desk.ingest(&verified);
     assert_eq!(
         (r["outcome"].as_str(), r["ticket"].as_i64()),
         (Some("updated"), Some(1))
     );
-    assert_eq!(desk.ticket(1)["messages"][1]["internal"], false);
+    let t = desk.ticket(1);
+    assert_eq!(t["messages"][1]["internal"], false);
+    assert_eq!(t["messages"][1]["verified"], true);
 }
 
 #[test]
@@ -244,7 +282,7 @@ fn auto_replies_and_bounces_are_ignored_and_bounces_remembered() {
 
     // Ann no longer gets mail; Bob still does.
     let reply = mail(
-        "From: agent@example.test\nTo: support@example.test\nSubject: Re: [#1] VPN\nMessage-ID: <fx-after-bounce@example.test>\nIn-Reply-To: <fx-new-1@acme.test>",
+        &format!("{VERIFIED}From: agent@example.test\nTo: support@example.test\nSubject: Re: [#1] VPN\nMessage-ID: <fx-after-bounce@example.test>\nIn-Reply-To: <fx-new-1@acme.test>"),
         "Any news?",
     );
     desk.ingest(&reply);
@@ -400,7 +438,7 @@ fn console_updates_use_the_same_rules() {
 #[test]
 fn the_readme_walkthrough() {
     let desk = Desk::with_config(
-        "[store]\npath = \"ticketd.db\"\n[support]\naddress = \"support@example.test\"\nname = \"Example Support\"\nagents = [\"agent@example.test\"]\nportal_url = \"https://support.example.test\"\n",
+        "[store]\npath = \"ticketd.db\"\n[support]\naddress = \"support@example.test\"\nname = \"Example Support\"\nagents = [\"agent@example.test\"]\nportal_url = \"https://support.example.test\"\ntrusted_authserv_ids = [\"mx.example.test\"]\n",
     );
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/walkthrough");
     let expected = [
@@ -453,34 +491,97 @@ fn a_peer_that_answers_every_mail_drains_its_budget_and_gets_no_more() {
         "From: bot@acme.test\nTo: support@example.test\nSubject: Status\nMessage-ID: <storm-0@acme.test>",
         "ping",
     ));
-    let to_bot = |d: &Desk| {
+    let to_bot = |d: &Desk, kind: &str| {
         d.outbox()
             .iter()
-            .filter(|(_, to)| to == "bot@acme.test")
+            .filter(|(k, to)| to == "bot@acme.test" && k == kind)
             .count()
     };
-    assert_eq!(to_bot(&desk), 2, "setup link and acknowledgement");
-    for i in 1..=10 {
-        let agent_reply = mail(
-            &format!("From: agent@example.test\nTo: support@example.test\nSubject: Re: [#1] Status\nMessage-ID: <storm-agent-{i}@example.test>"),
-            "pong",
-        );
-        desk.ingest(&agent_reply);
+    assert_eq!(
+        to_bot(&desk, "password_setup") + to_bot(&desk, "ticket_received"),
+        2
+    );
+    // The script's new mails from plus-variants of its address: they draw
+    // on the base address's bucket, which holds 3.
+    for i in 1..=4 {
+        desk.ingest(&mail(
+            &format!("From: bot+{i}@acme.test\nTo: support@example.test\nSubject: Status {i}\nMessage-ID: <storm-{i}@acme.test>"),
+            "ping",
+        ));
     }
-    assert_eq!(to_bot(&desk), 3, "the bucket holds 3: the rest is held");
-    let events = desk.json(&["log", "list", "--ticket", "1", "--json"]);
-    let suppressed = events
-        .as_array()
-        .expect("events")
+    let events = |kind: &str| {
+        desk.json(&["log", "list", "--json"])
+            .as_array()
+            .expect("events")
+            .iter()
+            .filter(|e| e["kind"] == kind)
+            .count()
+    };
+    let acks = desk
+        .outbox()
         .iter()
-        .filter(|e| e["kind"] == "notification_suppressed")
+        .filter(|(k, to)| k == "ticket_received" && to.starts_with("bot"))
         .count();
-    assert_eq!(suppressed, 9, "each held mail is logged");
+    // 3 in the bucket: the first setup link and ack, then bot+1's setup
+    // link; the other 7 (an ack and setup link each) are held.
+    assert_eq!(acks, 1);
+    assert_eq!(
+        events("notification_suppressed"),
+        7,
+        "each held mail is logged"
+    );
     // Agents are staff: their alerts are not limited by the recipient budget.
     let alerts = desk
         .outbox()
         .iter()
         .filter(|(k, _)| k == "agent_alert")
         .count();
-    assert_eq!(alerts, 1);
+    assert_eq!(alerts, 5);
+}
+
+/// The budget limits automation, never an agent's answer: with the bucket
+/// empty, each answer is queued for its slot (one every 20 min at 3 an
+/// hour), none dropped.
+#[test]
+fn an_agents_answer_is_delayed_by_the_budget_never_dropped() {
+    let desk = Desk::with_config(&BASE_CONFIG.replace(
+        "reopen_days = 7",
+        "reopen_days = 7\nmax_mails_per_recipient_per_hour = 3\nmax_mails_per_ticket_per_hour = 100",
+    ));
+    desk.ingest(&mail(
+        "From: bot@acme.test\nTo: support@example.test\nSubject: Status\nMessage-ID: <wait-0@acme.test>",
+        "ping",
+    ));
+    for i in 1..=5 {
+        let agent_reply = mail(
+            &format!("{VERIFIED}From: agent@example.test\nTo: support@example.test\nSubject: Re: [#1] Status\nMessage-ID: <wait-agent-{i}@example.test>"),
+            "pong",
+        );
+        assert_eq!(desk.ingest(&agent_reply)["outcome"], "updated");
+    }
+    let conn = rusqlite::Connection::open(desk.db()).expect("db");
+    let mut stmt = conn
+        .prepare("SELECT next_attempt_at - created_at FROM outbox WHERE kind = 'ticket_updated' AND recipients = '[\"bot@acme.test\"]' ORDER BY id")
+        .expect("query");
+    let waits: Vec<i64> = stmt
+        .query_map([], |r| r.get(0))
+        .expect("rows")
+        .collect::<Result<_, _>>()
+        .expect("waits");
+    // Setup link and acknowledgement took 2 of 3: the first answer goes at
+    // once, each later one 1,200 s after the one before.
+    assert_eq!(waits, [0, 1200, 2400, 3600, 4800]);
+    let t = desk.ticket(1);
+    let delayed = t["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["kind"] == "notification_delayed")
+        .count();
+    assert_eq!(delayed, 4);
+    assert!(!t["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .any(|e| e["kind"] == "notification_suppressed"));
 }

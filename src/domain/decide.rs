@@ -19,7 +19,7 @@ use super::status::{self, AuthorKind};
 use super::tag::TicketTag;
 use super::threading::{self, ThreadDecision};
 use super::time::{Timestamp, DAY};
-use super::verify::{self, Desk};
+use super::verify::{self, Desk, Doubt, Verification};
 use super::watchers;
 
 /// Everything the decision needs that comes from the config; built once.
@@ -261,6 +261,10 @@ pub fn decide(
     };
     let unverified_agent = claimed == Role::Agent && !verified;
     let mut refused = Refusals::default();
+    if let Err(doubt @ (Doubt::SeveralFrom(_) | Doubt::ImpersonatingName(_))) = &verification.0 {
+        // Not a refusal of anything yet, but a forger's mark: on record.
+        refused.push(Verification(Err(doubt.clone())).describe());
+    }
     if let Some(c) = &snap.candidate {
         if claimed == Role::Admin
             && !verified

@@ -7,3 +7,4 @@ mod golden;
 mod hostile;
 mod retention;
 mod rules;
+mod trust;

@@ -1105,6 +1105,28 @@ priority = "whenever"
     }
 
     #[test]
+    fn trusted_authserv_ids_must_be_authserv_ids() {
+        let ok = format!("{MINIMAL}trusted_authserv_ids = [\"mx.example.test\", \"mx.google.com\"]\n");
+        assert!(problems(&ok).is_empty(), "{:?}", problems(&ok));
+        let c = Config::parse(MINIMAL, Path::new("/etc/ticketd")).expect("valid");
+        assert!(c.support.trusted_authserv_ids.is_empty(), "none trusted by default");
+        assert_eq!(c.support.max_pages_per_hour, 20);
+        let bad = format!(
+            "{MINIMAL}trusted_authserv_ids = [\"\", \"mx.example.test; dkim=pass\", \"spf=pass\", \" mx \"]\nmax_pages_per_hour = 0\n"
+        );
+        let p = problems(&bad);
+        for key in [
+            "support.trusted_authserv_ids[0]: \"\" is empty",
+            "support.trusted_authserv_ids[1]:",
+            "support.trusted_authserv_ids[2]: \"spf=pass\" looks like a result",
+            "support.trusted_authserv_ids[3]: \" mx \" has spaces",
+            "support.max_pages_per_hour:",
+        ] {
+            assert!(p.iter().any(|l| l.starts_with(key)), "{key} in {p:#?}");
+        }
+    }
+
+    #[test]
     fn missing_support_section_and_missing_field_are_named() {
         assert_eq!(problems("[store]\npath = \"x.db\"\n").len(), 1);
         let p = problems("[support]\naddress = \"a@b.test\"\n");

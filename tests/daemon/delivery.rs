@@ -284,6 +284,40 @@ fn the_whole_loop_customer_agent_watcher_and_oncall_over_real_servers() {
         header(ack, "Thread-Index").map(|t| t[..30].to_owned()),
         "one Outlook conversation: the same 22-byte thread header"
     );
+    // The alert carried the agent's own reply address (not Ann's): the
+    // answer to it is verified, which is why it was relayed.
+    let agent_reply_to = header(alert, "Reply-To").expect("Reply-To");
+    assert_ne!(agent_reply_to, reply_to, "each recipient has their own");
+    assert_eq!(
+        d.count("SELECT count(*) FROM messages WHERE message_id = 'agent-1@example.test' AND verified = 1 AND internal = 0"),
+        1
+    );
+
+    // 3b. The same words under a forged From reach nobody outside the desk.
+    let to_customers = "SELECT count(*) FROM outbox WHERE recipients LIKE '%customer.test%'";
+    let customers_before = d.count(to_customers);
+    support.append(
+        "INBOX",
+        b"From: Alice Agent <agent@example.test>\r\nTo: support@example.test\r\nSubject: Re: [#1] Printer on fire\r\nMessage-ID: <forged@evil.example>\r\nDate: Mon, 30 Nov 2026 10:30:00 +0000\r\n\r\n#status solved\r\nA technician is on the way. Please confirm your card at http://evil.example/pay\r\n",
+    );
+    let agent = inbox(&dv, "agent@example.test", 3, &d);
+    assert!(
+        text_of(&agent[2]).contains("unverified: claims to be agent@example.test; not relayed"),
+        "{}",
+        agent[2]
+    );
+    assert_eq!(d.count(to_customers), customers_before, "nothing queued for customers");
+    assert_eq!(
+        d.count("SELECT count(*) FROM messages WHERE message_id = 'forged@evil.example' AND internal = 1 AND verified = 0"),
+        1
+    );
+    assert_eq!(
+        d.query_text("SELECT status FROM tickets WHERE id = 1"),
+        "pending",
+        "the forged #status solved was not carried out"
+    );
+    assert_eq!(Imap::login(dv.port, "ann@customer.test", "secret").count("INBOX"), 3);
+    assert_eq!(Imap::login(dv.port, "bob@customer.test", "secret").count("INBOX"), 2);
 
     // 4. An urgent ticket pages on-call at once.
     support.append(

@@ -1106,10 +1106,14 @@ priority = "whenever"
 
     #[test]
     fn trusted_authserv_ids_must_be_authserv_ids() {
-        let ok = format!("{MINIMAL}trusted_authserv_ids = [\"mx.example.test\", \"mx.google.com\"]\n");
+        let ok =
+            format!("{MINIMAL}trusted_authserv_ids = [\"mx.example.test\", \"mx.google.com\"]\n");
         assert!(problems(&ok).is_empty(), "{:?}", problems(&ok));
         let c = Config::parse(MINIMAL, Path::new("/etc/ticketd")).expect("valid");
-        assert!(c.support.trusted_authserv_ids.is_empty(), "none trusted by default");
+        assert!(
+            c.support.trusted_authserv_ids.is_empty(),
+            "none trusted by default"
+        );
         assert_eq!(c.support.max_pages_per_hour, 20);
         let bad = format!(
             "{MINIMAL}trusted_authserv_ids = [\"\", \"mx.example.test; dkim=pass\", \"spf=pass\", \" mx \"]\nmax_pages_per_hour = 0\n"

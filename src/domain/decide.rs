@@ -637,3 +637,7 @@ fn describe_notifications(trace: &mut Vec<String>, n: &[Planned]) {
         trace.push(format!("notification: {} to {}", p.kind, p.to));
     }
 }
+
+#[cfg(test)]
+#[path = "decide_tests.rs"]
+mod tests;

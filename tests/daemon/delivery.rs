@@ -306,7 +306,11 @@ fn the_whole_loop_customer_agent_watcher_and_oncall_over_real_servers() {
         "{}",
         agent[2]
     );
-    assert_eq!(d.count(to_customers), customers_before, "nothing queued for customers");
+    assert_eq!(
+        d.count(to_customers),
+        customers_before,
+        "nothing queued for customers"
+    );
     assert_eq!(
         d.count("SELECT count(*) FROM messages WHERE message_id = 'forged@evil.example' AND internal = 1 AND verified = 0"),
         1
@@ -316,8 +320,14 @@ fn the_whole_loop_customer_agent_watcher_and_oncall_over_real_servers() {
         "pending",
         "the forged #status solved was not carried out"
     );
-    assert_eq!(Imap::login(dv.port, "ann@customer.test", "secret").count("INBOX"), 3);
-    assert_eq!(Imap::login(dv.port, "bob@customer.test", "secret").count("INBOX"), 2);
+    assert_eq!(
+        Imap::login(dv.port, "ann@customer.test", "secret").count("INBOX"),
+        3
+    );
+    assert_eq!(
+        Imap::login(dv.port, "bob@customer.test", "secret").count("INBOX"),
+        2
+    );
 
     // 4. An urgent ticket pages on-call at once.
     support.append(

@@ -585,3 +585,48 @@ fn an_agents_answer_is_delayed_by_the_budget_never_dropped() {
         .iter()
         .any(|e| e["kind"] == "notification_suppressed"));
 }
+
+/// Urgent pages: one per ticket an hour, `support.max_pages_per_hour` in all.
+#[test]
+fn urgent_pages_are_limited_per_ticket_and_in_all() {
+    let desk = Desk::with_config(
+        &BASE_CONFIG.replace("reopen_days = 7", "reopen_days = 7\nmax_pages_per_hour = 2"),
+    );
+    for i in 1..=3 {
+        desk.ingest(&mail(
+            &format!("From: ann{i}@acme.test\nTo: support@example.test\nSubject: Down {i}\nMessage-ID: <page-{i}@acme.test>"),
+            "Everything is down.",
+        ));
+    }
+    let update = |id: &str, p: &str| {
+        let out = desk.run(&["tickets", "update", id, "--priority", p], b"");
+        assert_eq!(out.code, 0, "{}", out.stderr);
+    };
+    let pages = |d: &Desk| {
+        d.outbox()
+            .iter()
+            .filter(|(k, _)| k == "urgent_page")
+            .count()
+    };
+    update("1", "urgent");
+    assert_eq!(pages(&desk), 1);
+    // The same ticket again within the hour: no second page.
+    update("1", "low");
+    update("1", "urgent");
+    assert_eq!(pages(&desk), 1);
+    update("2", "urgent");
+    assert_eq!(pages(&desk), 2);
+    // A third ticket: past max_pages_per_hour.
+    update("3", "urgent");
+    assert_eq!(pages(&desk), 2);
+    let events = desk.json(&["log", "list", "--json"]);
+    let suppressed: Vec<&str> = events
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["kind"] == "notification_suppressed")
+        .filter_map(|e| e["detail"].as_str())
+        .collect();
+    assert_eq!(suppressed.len(), 2, "{suppressed:?}");
+    assert!(suppressed.iter().all(|d| d.contains("max_pages_per_hour")));
+}

@@ -85,6 +85,10 @@ pub struct StoreConfig {
     pub attachments_dir: Option<PathBuf>,
     #[serde(default = "default_max_attachment")]
     pub max_attachment_bytes: u64,
+    /// Larger mail is quarantined unread (pipe mode: kept whole) or, over
+    /// IMAP, moved to `failed_folder` without being downloaded.
+    #[serde(default = "default_max_message")]
+    pub max_message_bytes: u64,
     /// How long a writer waits for a busy database before giving up (exit 75).
     #[serde(default = "default_busy_ms")]
     pub busy_timeout_ms: u64,
@@ -261,6 +265,9 @@ fn default_tag() -> String {
 fn default_throttle() -> u32 {
     20
 }
+fn default_max_message() -> u64 {
+    50 * 1024 * 1024
+}
 fn default_max_watchers() -> usize {
     48
 }
@@ -379,6 +386,7 @@ const KNOWN: &[(&str, &[&str])] = &[
             "path",
             "attachments_dir",
             "max_attachment_bytes",
+            "max_message_bytes",
             "busy_timeout_ms",
             "retention_days",
         ],
@@ -528,6 +536,12 @@ impl Config {
         }
         store.attachments_dir = store.attachments_dir.map(|p| base_dir.join(p));
         support.templates_dir = support.templates_dir.map(|p| base_dir.join(p));
+        if store.max_message_bytes < 1024 {
+            problems.push(Problem {
+                key: "store.max_message_bytes".into(),
+                message: "must be at least 1024 (bytes; default 52428800 = 50 MiB)".into(),
+            });
+        }
         if store.max_attachment_bytes == 0 {
             problems.push(Problem {
                 key: "store.max_attachment_bytes".into(),

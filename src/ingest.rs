@@ -38,6 +38,25 @@ impl Serialize for Outcome {
     }
 }
 
+/// One message to ingest and when it arrived: IMAP INTERNALDATE (set by the
+/// receiving server), or in pipe mode the time of ingest. The throttle counts
+/// by it, so draining a backlog of old mail throttles nobody.
+#[derive(Debug, Clone)]
+pub struct Arrival<R> {
+    pub raw: R,
+    pub arrived: Timestamp,
+}
+
+/// One message's processing, as `process` needs it.
+#[derive(Clone, Copy)]
+struct Job<'r> {
+    raw: &'r [u8],
+    now: Timestamp,
+    arrived: Timestamp,
+    mode: Mode,
+    replay: bool,
+}
+
 /// Whether the work is kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -66,6 +85,7 @@ pub struct Ingestor {
     portal_url: String,
     token_hours: u32,
     max_attachment_bytes: u64,
+    max_message_bytes: u64,
     budget: MailBudget,
     files: AttachmentDir,
     normalize: NormalizeOptions,
@@ -101,6 +121,7 @@ impl Ingestor {
             portal_url: s.portal_url.clone(),
             token_hours: s.password_token_hours,
             max_attachment_bytes: config.store.max_attachment_bytes,
+            max_message_bytes: config.store.max_message_bytes,
             budget: MailBudget::hourly(
                 s.max_mails_per_recipient_per_hour,
                 s.max_mails_per_ticket_per_hour,
@@ -119,7 +140,7 @@ impl Ingestor {
         &self.files
     }
 
-    /// Ingests one message in its own transaction.
+    /// Ingests one message in its own transaction (pipe mode: it arrives now).
     pub fn ingest(
         &self,
         store: &mut Store,
@@ -128,7 +149,14 @@ impl Ingestor {
         mode: Mode,
     ) -> Result<Report, StoreError> {
         let tx = store.write()?;
-        let report = match self.process(&tx, raw, now, mode, false) {
+        let job = Job {
+            raw,
+            now,
+            arrived: now,
+            mode,
+            replay: false,
+        };
+        let report = match self.process(&tx, &job) {
             Ok(r) => r,
             // A failure of this message's own (it cannot be stored as a
             // ticket): keep it whole in the quarantine rather than lose it.
@@ -158,7 +186,14 @@ impl Ingestor {
         raws: &[R],
         now: Timestamp,
     ) -> Result<Vec<Report>, StoreError> {
-        self.ingest_batch_then(store, raws, now, |_, _| Ok(()))
+        let mails: Vec<Arrival<&[u8]>> = raws
+            .iter()
+            .map(|r| Arrival {
+                raw: r.as_ref(),
+                arrived: now,
+            })
+            .collect();
+        self.ingest_batch_then(store, &mails, now, |_, _| Ok(()))
     }
 
     /// [`Self::ingest_batch`], then `finish` inside the same transaction
@@ -167,16 +202,23 @@ impl Ingestor {
     pub fn ingest_batch_then<R: AsRef<[u8]>>(
         &self,
         store: &mut Store,
-        raws: &[R],
+        mails: &[Arrival<R>],
         now: Timestamp,
         finish: impl FnOnce(&Connection, &[Report]) -> Result<(), StoreError>,
     ) -> Result<Vec<Report>, StoreError> {
         let mut tx = store.write()?;
-        let mut reports = Vec::with_capacity(raws.len());
-        for raw in raws {
-            let raw = raw.as_ref();
+        let mut reports = Vec::with_capacity(mails.len());
+        for mail in mails {
+            let raw = mail.raw.as_ref();
             let sp = tx.savepoint()?;
-            match self.process(&sp, raw, now, Mode::Commit, false) {
+            let job = Job {
+                raw,
+                now,
+                arrived: mail.arrived,
+                mode: Mode::Commit,
+                replay: false,
+            };
+            match self.process(&sp, &job) {
                 Ok(r) => {
                     sp.commit()?;
                     reports.push(r);
@@ -200,7 +242,14 @@ impl Ingestor {
         let tx = store.write()?;
         let (_, raw) = crate::store::queries::quarantined(&tx, id)?;
         tx.execute("DELETE FROM quarantine WHERE id = ?1", [id])?;
-        let report = self.process(&tx, &raw, now, Mode::Commit, true)?;
+        let job = Job {
+            raw: &raw,
+            now,
+            arrived: now,
+            mode: Mode::Commit,
+            replay: true,
+        };
+        let report = self.process(&tx, &job)?;
         apply::event(
             &tx,
             now,
@@ -242,6 +291,7 @@ impl Ingestor {
     fn env(&self, now: Timestamp, mode: Mode) -> ApplyEnv<'_> {
         ApplyEnv {
             now,
+            arrived: now,
             policy: &self.policy,
             personal_domains: &self.personal_domains,
             renderer: &self.renderer,
@@ -252,6 +302,60 @@ impl Ingestor {
             max_attachment_bytes: self.max_attachment_bytes,
             budget: self.budget,
         }
+    }
+
+    /// Mail over `store.max_message_bytes`: kept whole, never parsed (the
+    /// cost of parsing grows with the size; the limit bounds it).
+    fn quarantine_too_large(
+        &self,
+        conn: &Connection,
+        raw: &[u8],
+        now: Timestamp,
+        replay: bool,
+    ) -> Result<Report, StoreError> {
+        let key = format!("sha256:{}", sha256_hex(raw));
+        if replay {
+            // Still too large: it goes back into the quarantine, not lost.
+            conn.prepare_cached("DELETE FROM seen WHERE key = ?1")?
+                .execute([&key])?;
+        } else if let Some((outcome, ticket)) = snapshot::seen(conn, &key)? {
+            return Ok(Report {
+                outcome: Outcome::Duplicate,
+                ticket: ticket.map(|t| t.0),
+                reason: Some(format!("already processed as {outcome}")),
+                message_id: None,
+                trace: vec![format!(
+                    "duplicate of a mail already processed as {outcome}"
+                )],
+            });
+        }
+        let detail = format!(
+            "{} bytes is over store.max_message_bytes ({}): not parsed; after raising the limit, `ticketd quarantine replay`",
+            raw.len(),
+            self.max_message_bytes
+        );
+        let id = apply::quarantine(conn, raw, "too_large", None, None, None, now)?;
+        apply::event(
+            conn,
+            now,
+            None,
+            "mail_too_large",
+            &format!("quarantine {id}: {detail}"),
+        )?;
+        apply::mark_seen(conn, &key, Outcome::Quarantined, None, now)?;
+        tracing::warn!(
+            quarantine = id,
+            bytes = raw.len(),
+            limit = self.max_message_bytes,
+            "message over store.max_message_bytes quarantined unread"
+        );
+        Ok(Report {
+            outcome: Outcome::Quarantined,
+            ticket: None,
+            reason: Some("too_large".into()),
+            message_id: None,
+            trace: vec![format!("quarantined as {id}: {detail}")],
+        })
     }
 
     fn quarantine_failed(
@@ -272,14 +376,17 @@ impl Ingestor {
         })
     }
 
-    fn process(
-        &self,
-        conn: &Connection,
-        raw: &[u8],
-        now: Timestamp,
-        mode: Mode,
-        replay: bool,
-    ) -> Result<Report, StoreError> {
+    fn process(&self, conn: &Connection, job: &Job<'_>) -> Result<Report, StoreError> {
+        let Job {
+            raw,
+            now,
+            arrived,
+            mode,
+            replay,
+        } = *job;
+        if raw.len() as u64 > self.max_message_bytes {
+            return self.quarantine_too_large(conn, raw, now, replay);
+        }
         let text = normalize_line_endings(raw);
         let parsed = normalize(&text, self.normalize);
         let key = match &parsed {
@@ -325,7 +432,10 @@ impl Ingestor {
                 ));
             }
         };
-        let env = self.env(now, mode);
+        let env = ApplyEnv {
+            arrived,
+            ..self.env(now, mode)
+        };
         let from = msg.from.as_ref().map(|f| f.email.as_str());
         let summary = format!(
             "from {} subject {:?} message-id {}",
@@ -356,7 +466,7 @@ impl Ingestor {
         };
 
         let keys = threading::keys(msg, &self.policy.addressing, &self.policy.tag);
-        let snap = snapshot::load(
+        let mut snap = snapshot::load(
             conn,
             msg,
             &snapshot::Lookup {
@@ -365,9 +475,14 @@ impl Ingestor {
                 addressing: &self.policy.addressing,
                 personal_domains: &self.personal_domains,
                 oncall: self.policy.oncall.as_deref(),
+                arrived,
             },
             now,
         )?;
+        if replay {
+            // An operator let it through: the throttle has had its say.
+            snap.sender.tickets_last_hour = 0;
+        }
         let d = decide::decide(msg, &snap, &self.policy, now);
         let ticket = match &d.change {
             Change::Ticket(change) => {
@@ -390,6 +505,20 @@ impl Ingestor {
                     &format!("no_access: {summary}"),
                 )?;
                 apply::queue_notifications(conn, &env, None, msg, None, &d.notifications)?;
+                None
+            }
+            Change::Quarantine => {
+                let reason = d.reason.as_deref().unwrap_or("quarantined");
+                let id = apply::quarantine(
+                    conn,
+                    raw,
+                    reason,
+                    msg.message_id.as_deref(),
+                    Some(sender),
+                    Some(&msg.subject),
+                    now,
+                )?;
+                tracing::warn!(quarantine = id, reason, sender, "message quarantined");
                 None
             }
             Change::Nothing | Change::MarkBouncing { .. } => {

@@ -14,7 +14,7 @@ use super::{plan, DaemonError, Mode, IDLE_FOR, MAX_BATCH_BYTES, MOVE_EVERY};
 use crate::config::{Config, ImapConfig};
 use crate::domain::model::Outcome;
 use crate::imap::{self, Mailbox, Wake};
-use crate::ingest::{now, Ingestor};
+use crate::ingest::{now, Arrival, Ingestor};
 use crate::observe::Observer;
 use crate::store::{imap_state, Store};
 
@@ -233,7 +233,14 @@ impl Worker<'_> {
                 let started = Instant::now();
                 let fetched = mb.fetch(&batch).await?;
                 let fetch_ms = started.elapsed().as_millis() as u64;
-                let raws: Vec<&[u8]> = fetched.iter().map(|f| f.raw.as_slice()).collect();
+                let at = now();
+                let raws: Vec<Arrival<&[u8]>> = fetched
+                    .iter()
+                    .map(|f| Arrival {
+                        raw: f.raw.as_slice(),
+                        arrived: f.arrived.unwrap_or(at),
+                    })
+                    .collect();
                 let folder = cfg.folder.as_str();
                 let (processed, failed) =
                     (cfg.processed_folder.as_str(), cfg.failed_folder.as_str());

@@ -98,7 +98,7 @@ pub struct TicketChange {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
-    /// Ignored (loop, bounce, auto-reply, throttled…): log it, touch nothing else.
+    /// Ignored (loop, bounce, auto-reply): log it, touch nothing else.
     Nothing,
     /// A permanent bounce of mail we sent: stop mailing these addresses.
     MarkBouncing {
@@ -106,6 +106,8 @@ pub enum Change {
     },
     /// From a `no_access` sender.
     Refused,
+    /// Kept whole, not acted on, until an operator replays it (throttled).
+    Quarantine,
     Ticket(Box<TicketChange>),
 }
 
@@ -342,13 +344,13 @@ pub fn decide(
             trace.push(format!("threading: {why}"));
             if sender.tickets_last_hour >= policy.max_new_tickets_per_hour && !is_agent {
                 trace.push(format!(
-                    "throttled: {} opened {} tickets in the last hour (limit {})",
+                    "throttled: {} opened {} tickets in the hour before this mail arrived (limit {}): quarantined, kept whole; `ticketd quarantine replay` lets it through",
                     sender.email, sender.tickets_last_hour, policy.max_new_tickets_per_hour
                 ));
                 return Decision {
-                    outcome: Outcome::Ignored,
+                    outcome: Outcome::Quarantined,
                     reason: Some("throttled".into()),
-                    change: Change::Nothing,
+                    change: Change::Quarantine,
                     notifications: Vec::new(),
                     trace,
                 };

@@ -1,6 +1,7 @@
 //! The mailbox operations of the fetch loop, each bounded by the request
 //! timeout: select, find new UIDs, fetch sizes and bodies, move, wait.
 
+use crate::domain::time::Timestamp;
 use std::time::Duration;
 
 use async_imap::extensions::idle::IdleResponse;
@@ -32,6 +33,8 @@ pub struct Selected {
 pub struct Fetched {
     pub uid: u32,
     pub raw: Vec<u8>,
+    /// INTERNALDATE: when the receiving server took the mail in.
+    pub arrived: Option<Timestamp>,
 }
 
 /// Why a wait ended.
@@ -192,13 +195,14 @@ impl Mailbox {
         let s = self.session()?;
         let set = uid_set(uids);
         let mut out: Vec<Fetched> = Self::timed(limit, "UID FETCH BODY.PEEK[]", async {
-            let mut stream = s.uid_fetch(&set, "(UID BODY.PEEK[])").await?;
+            let mut stream = s.uid_fetch(&set, "(UID INTERNALDATE BODY.PEEK[])").await?;
             let mut out = Vec::with_capacity(uids.len());
             while let Some(f) = stream.try_next().await? {
                 if let (Some(uid), Some(body)) = (f.uid, f.body()) {
                     out.push(Fetched {
                         uid,
                         raw: body.to_vec(),
+                        arrived: f.internal_date().map(|d| Timestamp(d.timestamp())),
                     });
                 }
             }

@@ -24,6 +24,8 @@ use crate::render::{MessageView, NoteContext, Renderer, TicketView};
 /// Everything applying needs besides the decision; built once per process.
 pub struct ApplyEnv<'a> {
     pub now: Timestamp,
+    /// When the mail being applied arrived (IMAP INTERNALDATE; pipe: now).
+    pub arrived: Timestamp,
     pub policy: &'a Policy,
     pub personal_domains: &'a [String],
     pub renderer: &'a Renderer,
@@ -111,11 +113,15 @@ pub fn upsert_user(
 ) -> Result<i64, StoreError> {
     let id = conn
         .prepare_cached(
-            "INSERT INTO users (email, name, role, org, created_at) VALUES (?1, ?2, 'member', ?3, ?4)
-             ON CONFLICT(email) DO UPDATE SET name = coalesce(users.name, excluded.name)
+            "INSERT INTO users (email, name, role, org, created_at, base_email) VALUES (?1, ?2, 'member', ?3, ?4, ?5)
+             ON CONFLICT(email) DO UPDATE SET name = coalesce(users.name, excluded.name),
+                 base_email = coalesce(users.base_email, excluded.base_email)
              RETURNING id",
         )?
-        .query_row(params![who.email, who.name, org_for(&who.email, personal), now.0], |r| r.get(0))?;
+        .query_row(
+            params![who.email, who.name, org_for(&who.email, personal), now.0, base_address(&who.email)],
+            |r| r.get(0),
+        )?;
     Ok(id)
 }
 
@@ -194,8 +200,8 @@ pub fn apply_ticket(
                 .prepare_cached("SELECT org FROM users WHERE id = ?1")?
                 .query_row([author_id], |r| r.get(0))?;
             conn.prepare_cached(
-                "INSERT INTO tickets (subject, status, priority, category, requester_id, org, fields, follow_up_of, created_at, updated_at, solved_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)",
+                "INSERT INTO tickets (subject, status, priority, category, requester_id, org, fields, follow_up_of, created_at, updated_at, solved_at, arrived_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11)",
             )?
             .execute(params![
                 subject,
@@ -208,6 +214,7 @@ pub fn apply_ticket(
                 follow_up_of.map(|t| t.0),
                 now.0,
                 solved_at,
+                env.arrived.0,
             ])?;
             let id = TicketId(conn.last_insert_rowid());
             let via = match follow_up_of {

@@ -26,6 +26,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_delivery.sql"),
     include_str!("migrations/0004_indexes.sql"),
     include_str!("migrations/0005_trust.sql"),
+    include_str!("migrations/0006_arrival.sql"),
 ];
 
 /// How hard a commit tries to survive a power cut.
@@ -203,9 +204,9 @@ impl Store {
         let tx = self.write()?;
         for a in agents {
             tx.execute(
-                "INSERT INTO users (email, role, created_at) VALUES (?1, 'agent', ?2)
+                "INSERT INTO users (email, role, created_at, base_email) VALUES (?1, 'agent', ?2, ?3)
                  ON CONFLICT(email) DO UPDATE SET role = 'agent' WHERE role <> 'agent'",
-                rusqlite::params![a, now],
+                rusqlite::params![a, now, crate::domain::address::base_address(a)],
             )?;
         }
         tx.commit()?;

@@ -339,9 +339,15 @@ pub fn set_role(
         })
         .optional()?;
     conn.execute(
-        "INSERT INTO users (email, role, org, created_at) VALUES (?1, ?2, ?3, ?4)
+        "INSERT INTO users (email, role, org, created_at, base_email) VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT(email) DO UPDATE SET role = excluded.role",
-        params![email, role.as_str(), org, now.0],
+        params![
+            email,
+            role.as_str(),
+            org,
+            now.0,
+            crate::domain::address::base_address(&email)
+        ],
     )?;
     let detail = match &old {
         Some(o) => format!("{email}: {o} → {role} (console)"),

@@ -7,7 +7,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::StoreError;
 use crate::domain::access::org_for;
-use crate::domain::address::Addressing;
+use crate::domain::address::{base_address, Addressing};
 use crate::domain::message::InboundMessage;
 use crate::domain::model::{Outcome, Role, TicketId};
 use crate::domain::state::{Candidate, Sender, Snapshot, ThreadRule, TicketState};
@@ -42,6 +42,8 @@ pub struct Lookup<'a> {
     pub addressing: &'a Addressing,
     pub personal_domains: &'a [String],
     pub oncall: Option<&'a str>,
+    /// When the mail arrived: the throttle's clock.
+    pub arrived: Timestamp,
 }
 
 pub fn load(
@@ -52,7 +54,7 @@ pub fn load(
 ) -> Result<Snapshot, StoreError> {
     let sender_email = l.sender_email;
     let oncall = l.oncall;
-    let sender = load_sender(conn, sender_email, l.personal_domains, now)?;
+    let sender = load_sender(conn, sender_email, l.personal_domains, now, l.arrived)?;
     let agents = agents(conn)?;
     let candidate = find_candidate(conn, l, &agents)?;
 
@@ -94,6 +96,7 @@ fn load_sender(
     email: &str,
     personal: &[String],
     now: Timestamp,
+    arrived: Timestamp,
 ) -> Result<Sender, StoreError> {
     let row: Option<UserRow> = conn
         .prepare_cached(
@@ -102,6 +105,8 @@ fn load_sender(
         .query_row([email], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
         .optional()?;
     let Some((id, role, org, has_password, refused)) = row else {
+        // New address, but perhaps a plus-variant of one that wrote.
+        let tickets_last_hour = tickets_in_the_hour(conn, email, arrived)?;
         return Ok(Sender {
             email: email.to_owned(),
             role: Role::Member,
@@ -110,7 +115,7 @@ fn load_sender(
             has_password: false,
             setup_pending: false,
             setup_expired: false,
-            tickets_last_hour: 0,
+            tickets_last_hour,
             refused_notice_at: None,
         });
     };
@@ -123,9 +128,7 @@ fn load_sender(
         && conn
             .prepare_cached("SELECT 1 FROM password_tokens WHERE user_id = ?1 AND used_at IS NULL")?
             .exists(params![id])?;
-    let tickets_last_hour: u32 = conn
-        .prepare_cached("SELECT count(*) FROM tickets WHERE requester_id = ?1 AND created_at > ?2")?
-        .query_row(params![id, now.0 - HOUR], |r| r.get(0))?;
+    let tickets_last_hour = tickets_in_the_hour(conn, email, arrived)?;
     Ok(Sender {
         email: email.to_owned(),
         role: role.parse().unwrap_or(Role::Member),
@@ -137,6 +140,25 @@ fn load_sender(
         tickets_last_hour,
         refused_notice_at: refused.map(Timestamp),
     })
+}
+
+/// Tickets this person opened in the hour before `arrived`: counted by
+/// arrival, so a drained backlog of old mail is no burst, and per person
+/// (plus-variants of the address count together).
+fn tickets_in_the_hour(
+    conn: &Connection,
+    email: &str,
+    arrived: Timestamp,
+) -> Result<u32, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT count(*) FROM tickets WHERE arrived_at > ?2 AND arrived_at <= ?3
+             AND requester_id IN (SELECT id FROM users WHERE base_email = ?1)",
+        )?
+        .query_row(
+            params![base_address(email), arrived.0 - HOUR, arrived.0],
+            |r| r.get(0),
+        )?)
 }
 
 /// The first threading key, in rule order, that names an existing ticket

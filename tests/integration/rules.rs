@@ -343,19 +343,53 @@ fn a_flood_of_new_tickets_from_one_sender_is_throttled() {
         "reopen_days = 7",
         "reopen_days = 7\nmax_new_tickets_per_hour = 3",
     ));
-    let outcomes: Vec<String> = (0..5)
+    // Plus-variants of the address count as the same person.
+    let outcomes: Vec<(String, Option<String>)> = (0..5)
         .map(|i| {
+            let from = if i % 2 == 0 { "loud".to_owned() } else { format!("loud+{i}") };
             let m = mail(
-                &format!("From: loud@acme.test\nTo: support@example.test\nSubject: issue {i}\nMessage-ID: <fx-flood-{i}@acme.test>"),
+                &format!("From: {from}@acme.test\nTo: support@example.test\nSubject: issue {i}\nMessage-ID: <fx-flood-{i}@acme.test>"),
                 "again",
             );
-            desk.ingest(&m)["outcome"].as_str().unwrap_or("?").to_owned()
+            let r = desk.ingest(&m);
+            (
+                r["outcome"].as_str().unwrap_or("?").to_owned(),
+                r["reason"].as_str().map(str::to_owned),
+            )
         })
         .collect();
+    let throttled = ("quarantined".to_owned(), Some("throttled".to_owned()));
+    let created = ("created".to_owned(), None);
     assert_eq!(
         outcomes,
-        ["created", "created", "created", "ignored", "ignored"]
+        [
+            created.clone(),
+            created.clone(),
+            created.clone(),
+            throttled.clone(),
+            throttled
+        ]
     );
+    // Kept whole, never dropped: an operator may let one through.
+    let q = desk.json(&["quarantine", "list", "--json"]);
+    let entries = q.as_array().expect("entries");
+    assert_eq!(entries.len(), 2, "{q}");
+    assert!(entries.iter().all(|e| e["reason"] == "throttled"), "{q}");
+    let id = entries[0]["id"].as_i64().expect("id").to_string();
+    let out = desk.run(&["quarantine", "replay", &id], b"");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        desk.json(&["tickets", "list", "--json"])
+            .as_array()
+            .map(Vec::len),
+        Some(4)
+    );
+    // The same message again from the MTA is a duplicate, not a third entry.
+    let again = mail(
+        "From: loud@acme.test\nTo: support@example.test\nSubject: issue 4\nMessage-ID: <fx-flood-4@acme.test>",
+        "again",
+    );
+    assert_eq!(desk.ingest(&again)["outcome"], "duplicate");
 }
 
 /// HTML-only mail becomes text; RFC 2047 subjects are decoded.

@@ -104,7 +104,7 @@ pub fn compose(row: &Outgoing, me: &Identity) -> Result<Message, ComposeError> {
     let mut b = Message::builder()
         .from(me.from.clone())
         .reply_to(reply_to)
-        .subject(one_line(&row.subject))
+        .subject(bounded(&one_line(&row.subject), MAX_SUBJECT_CHARS))
         .date(
             std::time::UNIX_EPOCH + std::time::Duration::from_secs(row.created_at.0.max(0) as u64),
         )
@@ -119,12 +119,12 @@ pub fn compose(row: &Outgoing, me: &Identity) -> Result<Message, ComposeError> {
         })?;
         b = b.to(Mailbox::new(None, address));
     }
-    if let Some(irt) = &row.in_reply_to {
+    if let Some(irt) = row.in_reply_to.as_deref().filter(|id| fits(id)) {
         b = b.in_reply_to(angle(irt));
     }
-    if !row.references.is_empty() {
-        let refs: Vec<String> = row.references.iter().map(|r| angle(r)).collect();
-        b = b.references(refs.join(" "));
+    let refs = references(&row.references);
+    if !refs.is_empty() {
+        b = b.references(refs);
     }
     let raw = |name: &'static str, value: String| {
         HeaderValue::new(HeaderName::new_from_ascii_str(name), value)
@@ -137,7 +137,10 @@ pub fn compose(row: &Outgoing, me: &Identity) -> Result<Message, ComposeError> {
         .raw_header(raw("X-Ticketd-Kind", row.kind.as_str().into()));
     if let Some(t) = &row.ticket {
         b = b
-            .raw_header(raw("Thread-Topic", one_line(&t.subject)))
+            .raw_header(raw(
+                "Thread-Topic",
+                bounded(&one_line(&t.subject), MAX_SUBJECT_CHARS),
+            ))
             .raw_header(raw(
                 "Thread-Index",
                 thread_index(t, row.created_at, &row.message_id),
@@ -167,6 +170,55 @@ pub fn compose(row: &Outgoing, me: &Identity) -> Result<Message, ComposeError> {
             ),
     )
     .map_err(build)
+}
+
+/// Characters of a subject kept in the headers ticketd writes: with RFC
+/// 2047 encoding of four-byte characters that is still far below the 998
+/// bytes a header line may have (DESIGN §4), whatever the customer sent.
+const MAX_SUBJECT_CHARS: usize = 160;
+
+/// A Message-ID longer than this is left out of In-Reply-To/References:
+/// real ones are under 100 characters; a 5,000-character one would make
+/// every later mail of the ticket undeliverable ("500 Line too long").
+pub const MAX_REFERENCED_ID: usize = 250;
+
+/// Whether a Message-ID may stand in a header ticketd writes.
+pub fn fits(id: &str) -> bool {
+    !id.is_empty() && id.len() <= MAX_REFERENCED_ID && id.is_ascii()
+}
+
+/// `s` cut to `max` characters (with an ellipsis), on a character boundary.
+fn bounded(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &s[..at]),
+        None => s.to_owned(),
+    }
+}
+
+/// The References value: the ids that fit, the thread's root first and the
+/// newest last, within one header line (older middle ones are dropped, as
+/// RFC 5322 §3.6.4 allows).
+fn references(ids: &[String]) -> String {
+    // "References: " and the line end leave 980 bytes for the ids.
+    const ROOM: usize = 980;
+    let ids: Vec<String> = ids.iter().filter(|i| fits(i)).map(|i| angle(i)).collect();
+    let Some((first, rest)) = ids.split_first() else {
+        return String::new();
+    };
+    let mut used = first.len();
+    let mut tail: Vec<&str> = Vec::new();
+    for id in rest.iter().rev() {
+        if used + 1 + id.len() > ROOM {
+            break;
+        }
+        used += 1 + id.len();
+        tail.push(id);
+    }
+    tail.reverse();
+    std::iter::once(first.as_str())
+        .chain(tail)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn angle(id: &str) -> String {
@@ -234,6 +286,48 @@ mod tests {
         };
         let c = dec(&thread_index(&other, Timestamp(1_700_000_000), "a@x"));
         assert_ne!(a[6..22], c[6..22], "another ticket, another GUID");
+    }
+
+    #[test]
+    fn every_header_line_stays_within_998_bytes_whatever_the_customer_sent() {
+        let me = Identity::new(
+            "Example Support",
+            "support@example.test",
+            Addressing::new("support@example.test", &[], b"k".to_vec()),
+        )
+        .expect("identity");
+        let huge_id = format!("{}@evil.example", "x".repeat(5000));
+        for subject in ["A".repeat(5000), "é".repeat(3000), "😀".repeat(3000)] {
+            let row = Outgoing {
+                id: 1,
+                kind: NotificationKind::TicketUpdated,
+                to: vec!["ann@acme.test".into()],
+                subject: format!("[#42] {subject}"),
+                body_text: "hello".into(),
+                message_id: "m1.42@example.test".into(),
+                in_reply_to: Some(huge_id.clone()),
+                references: std::iter::once("root@acme.test".to_string())
+                    .chain(std::iter::once(huge_id.clone()))
+                    .chain((0..200).map(|i| format!("id{i}.{}@example.test", "y".repeat(40))))
+                    .collect(),
+                ticket: Some(ThreadFacts { subject, ..facts() }),
+                created_at: Timestamp(1_700_000_000),
+                attempts: 0,
+            };
+            let mail = String::from_utf8(compose(&row, &me).expect("composes").formatted())
+                .expect("utf-8");
+            for line in mail.split("\r\n") {
+                assert!(line.len() <= 998, "{} bytes: {}…", line.len(), &line[..80]);
+            }
+            // (lettre may fold the header; the ids are what matter.)
+            assert!(mail.contains("<root@acme.test>"), "the root stays");
+            assert!(mail.contains("<id199."), "the newest stays");
+            assert!(!mail.contains("<id0."), "the oldest middle ones go");
+            assert!(
+                !mail.contains(&huge_id),
+                "the 5,000-character id is dropped"
+            );
+        }
     }
 
     #[test]

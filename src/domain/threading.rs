@@ -13,6 +13,9 @@ use super::state::{Candidate, Sender, ThreadRule, TicketState};
 use super::tag::TicketTag;
 use super::time::{Timestamp, DAY};
 
+/// Message-IDs of References/In-Reply-To looked up, newest first.
+pub const MAX_THREAD_KEYS: usize = 20;
+
 /// What the store should look up, in the order the rules are tried.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ThreadKeys {
@@ -27,14 +30,18 @@ pub struct ThreadKeys {
 }
 
 pub fn keys(msg: &InboundMessage<'_>, addressing: &Addressing, tag: &TicketTag) -> ThreadKeys {
-    let mut message_ids: Vec<String> = Vec::new();
+    // A hostile References header may list hundreds of thousands of ids; the
+    // newest few decide, so stop at MAX_THREAD_KEYS distinct ones (and the
+    // check for a repeat is over at most that many: linear in the header).
+    let mut message_ids: Vec<String> = Vec::with_capacity(MAX_THREAD_KEYS);
     for id in msg.referenced_ids() {
+        if message_ids.len() == MAX_THREAD_KEYS {
+            break;
+        }
         if !message_ids.iter().any(|m| m == id) {
             message_ids.push(id.to_owned());
         }
     }
-    // A hostile References header may list thousands of ids; the newest few decide.
-    message_ids.truncate(20);
     ThreadKeys {
         message_ids,
         reply_address: msg
@@ -421,5 +428,26 @@ mod tests {
             &t,
             &agents
         ));
+    }
+
+    #[test]
+    fn a_huge_references_header_is_read_in_linear_time() {
+        let a = Addressing::new("support@example.test", &[], b"s".to_vec());
+        let tag = TicketTag::new("[#{id}]").expect("tag");
+        let msg = InboundMessage {
+            references: (0..300_000)
+                .map(|i| format!("r{}@x.test", i % 150_000))
+                .collect(),
+            ..Default::default()
+        };
+        let started = std::time::Instant::now();
+        let k = keys(&msg, &a, &tag);
+        assert!(
+            started.elapsed().as_secs_f64() < 1.0,
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(k.message_ids.len(), MAX_THREAD_KEYS);
+        assert_eq!(k.message_ids[0], "r149999@x.test", "newest first");
     }
 }

@@ -7,6 +7,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::StoreError;
 use crate::attachments::{sha256_hex, AttachmentDir};
+use crate::delivery::compose::fits;
 use crate::domain::access::org_for;
 use crate::domain::address::base_address;
 use crate::domain::budget::{self, Bucket, BucketRule};
@@ -495,13 +496,16 @@ pub fn queue_notifications(
             .optional()?,
         None => None,
     };
-    let mut refs: Vec<String> = root.into_iter().collect();
-    if let Some(mid) = &msg.message_id {
+    // A Message-ID too long for a header is left out: it would make every
+    // later mail of the ticket undeliverable (DESIGN §4, 998 bytes a line).
+    let mut refs: Vec<String> = root.into_iter().filter(|r| fits(r)).collect();
+    let own_id = msg.message_id.clone().filter(|m| fits(m));
+    if let Some(mid) = &own_id {
         if !refs.contains(mid) {
             refs.push(mid.clone());
         }
     }
-    let in_reply_to = msg.message_id.clone().or_else(|| refs.first().cloned());
+    let in_reply_to = own_id.or_else(|| refs.first().cloned());
     let author = match &msg.from {
         Some(f) => {
             let agents = super::snapshot::agents(conn)?;
@@ -556,7 +560,7 @@ pub fn queue_notifications(
             ticket: view.clone(),
             message: change.map(|c| MessageView {
                 author: author.clone(),
-                text: c.text.clone(),
+                text: excerpt(&c.text, &full_message_url(env, ticket, p.kind)),
             }),
             warning: change.and_then(|c| c.warning.clone()),
             new_ticket: change.is_some_and(|c| matches!(c.target, Target::New { .. })),
@@ -616,6 +620,48 @@ pub fn queue_notifications(
         )?;
     }
     Ok(())
+}
+
+/// The most of a customer's text a notification carries: a 40 MB mail must
+/// not make a 40 MB alert (DESIGN §4); the rest is one link away.
+pub const MAX_EXCERPT_BYTES: usize = 32 * 1024;
+
+/// Where the whole message can be read: the desk for agents, the portal
+/// for everyone else.
+fn full_message_url(
+    env: &ApplyEnv<'_>,
+    ticket: Option<TicketId>,
+    kind: NotificationKind,
+) -> String {
+    match (ticket, kind) {
+        (Some(t), NotificationKind::AgentAlert | NotificationKind::UrgentPage) => {
+            format!("{}/desk/tickets/{}", env.portal_url, t.0)
+        }
+        (Some(t), _) => format!("{}/tickets/{}", env.portal_url, t.0),
+        (None, _) => env.portal_url.to_owned(),
+    }
+}
+
+/// `text` cut to [`MAX_EXCERPT_BYTES`] on a line (or character) boundary,
+/// with a note saying how much is left and where to read it.
+fn excerpt(text: &str, url: &str) -> String {
+    if text.len() <= MAX_EXCERPT_BYTES {
+        return text.to_owned();
+    }
+    let mut cut = MAX_EXCERPT_BYTES;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let head = &text[..cut];
+    let head = head
+        .rfind('\n')
+        .map(|n| &head[..n])
+        .filter(|h| h.len() > cut / 2)
+        .unwrap_or(head);
+    format!(
+        "{head}\n\n[… {} more bytes not shown. The whole message: {url}]",
+        text.len() - head.len()
+    )
 }
 
 /// What the budget says about one notification.

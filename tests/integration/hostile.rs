@@ -395,3 +395,41 @@ fn mail_over_the_size_limit_is_quarantined_unread_and_replayable() {
         Some(10_000)
     );
 }
+
+/// A huge text and a 5,000-character Message-ID: the alert carries an
+/// excerpt and a link, and no header ticketd writes repeats the id.
+#[test]
+fn notifications_carry_an_excerpt_and_no_oversized_ids() {
+    let desk = Desk::new();
+    let long_id = format!("{}@acme.test", "m".repeat(5000));
+    let line = "The printer says PC LOAD LETTER again and again.\n";
+    let body = line.repeat(20_000); // ~1 MB
+    let r = desk.ingest(&mail(
+        &format!(
+            "From: ann@acme.test\nTo: support@example.test\nSubject: {}\nMessage-ID: <{long_id}>",
+            "S".repeat(3000)
+        ),
+        &body,
+    ));
+    assert_eq!(r["outcome"], "created");
+    let conn = rusqlite::Connection::open(desk.db()).expect("db");
+    let (body, irt, refs): (String, Option<String>, Option<String>) = conn
+        .query_row(
+            "SELECT body_text, in_reply_to, refs FROM outbox WHERE kind = 'agent_alert'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .expect("an alert");
+    assert!(body.len() < 40 * 1024, "{} bytes", body.len());
+    assert!(
+        body.contains("more bytes not shown"),
+        "{}",
+        &body[body.len() - 300..]
+    );
+    assert!(body.contains("https://support.example.test/desk/tickets/1"));
+    assert!(!irt.unwrap_or_default().contains("mmmm"));
+    assert!(!refs.unwrap_or_default().contains("mmmm"));
+    // The ticket keeps the whole text.
+    let t = desk.ticket(1);
+    assert!(t["messages"][0]["text"].as_str().map(str::len) > Some(900_000));
+}

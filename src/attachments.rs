@@ -3,7 +3,9 @@
 //! customer chose ever reaches the filesystem.
 
 use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
 
@@ -51,19 +53,59 @@ impl AttachmentDir {
             return Ok(path);
         }
         let dir = path.parent().unwrap_or(&self.root);
-        std::fs::create_dir_all(dir)?;
+        // Customers' files: readable by ticketd alone, whatever the umask.
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
         let tmp = dir.join(format!(
             ".{}.{}.tmp",
             path.file_name().and_then(|n| n.to_str()).unwrap_or("x"),
             std::process::id()
         ));
-        let mut f = std::fs::File::create(&tmp)?;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
         f.write_all(data)?;
         // On disk before the transaction that names it commits.
         f.sync_all()?;
         drop(f);
         std::fs::rename(&tmp, &path)?;
         Ok(path)
+    }
+}
+
+impl AttachmentDir {
+    /// Removes half-written files (`.NAME.PID.tmp`) older than `age`: what a
+    /// process killed between write and rename leaves (the mail itself is
+    /// safe: its transaction never committed, so it is fetched again).
+    /// Returns how many went.
+    pub fn remove_stale_tmp(&self, age: Duration) -> std::io::Result<usize> {
+        let Ok(dirs) = std::fs::read_dir(&self.root) else {
+            return Ok(0); // no attachments yet
+        };
+        let cutoff = SystemTime::now() - age;
+        let mut removed = 0;
+        for dir in dirs.flatten().filter(|d| d.path().is_dir()) {
+            for entry in std::fs::read_dir(dir.path())?.flatten() {
+                let name = entry.file_name();
+                let name = name.to_string_lossy();
+                if !(name.starts_with('.') && name.ends_with(".tmp")) {
+                    continue;
+                }
+                let old = entry
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|t| t < cutoff);
+                if old && std::fs::remove_file(entry.path()).is_ok() {
+                    removed += 1;
+                }
+            }
+        }
+        Ok(removed)
     }
 }
 
@@ -85,5 +127,25 @@ mod tests {
         assert_eq!(p1, p2);
         assert_eq!(p1, dir.path().join("2c").join(&h[2..]));
         assert_eq!(std::fs::read(p1).expect("read"), b"hello");
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&p2).expect("meta").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    }
+
+    #[test]
+    fn half_written_files_are_cleaned_up_once_old() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let a = AttachmentDir::new(dir.path());
+        a.store(&sha256_hex(b"x"), b"x").expect("stored");
+        let sub = dir.path().join("2d");
+        std::fs::create_dir_all(&sub).expect("dir");
+        std::fs::write(sub.join(".abc.123.tmp"), b"half").expect("tmp");
+        assert_eq!(
+            a.remove_stale_tmp(Duration::from_secs(3600)).expect("ok"),
+            0,
+            "too young"
+        );
+        assert_eq!(a.remove_stale_tmp(Duration::ZERO).expect("ok"), 1);
+        assert!(a.path_of(&sha256_hex(b"x")).exists(), "real files stay");
     }
 }

@@ -303,7 +303,73 @@ fn default_personal_domains() -> Vec<String> {
         "yandex.ru",
         "qq.com",
         "163.com",
+        "126.com",
+        "sina.com",
         "zoho.com",
+        // The same providers' country domains, and other large ones: each
+        // is millions of people, never one organization.
+        "yahoo.co.uk",
+        "yahoo.fr",
+        "yahoo.de",
+        "yahoo.es",
+        "yahoo.it",
+        "yahoo.ca",
+        "yahoo.com.au",
+        "yahoo.co.jp",
+        "yahoo.co.in",
+        "rocketmail.com",
+        "hotmail.co.uk",
+        "hotmail.fr",
+        "hotmail.de",
+        "hotmail.it",
+        "hotmail.es",
+        "outlook.de",
+        "outlook.fr",
+        "live.co.uk",
+        "live.fr",
+        "live.de",
+        "windowslive.com",
+        "gmx.com",
+        "gmx.at",
+        "gmx.ch",
+        "gmx.co.uk",
+        "mail.com",
+        "aim.com",
+        "pm.me",
+        "proton.ch",
+        "tutanota.com",
+        "tuta.io",
+        "fastmail.com",
+        "fastmail.fm",
+        "hey.com",
+        "yandex.com",
+        "ya.ru",
+        "rambler.ru",
+        "t-online.de",
+        "freenet.de",
+        "orange.fr",
+        "free.fr",
+        "laposte.net",
+        "sfr.fr",
+        "libero.it",
+        "virgilio.it",
+        "wp.pl",
+        "o2.pl",
+        "onet.pl",
+        "interia.pl",
+        "seznam.cz",
+        "naver.com",
+        "daum.net",
+        "btinternet.com",
+        "comcast.net",
+        "att.net",
+        "sbcglobal.net",
+        "verizon.net",
+        "cox.net",
+        "bigpond.com",
+        "rediffmail.com",
+        "uol.com.br",
+        "bol.com.br",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -484,10 +550,22 @@ impl Config {
         let mut root: toml::Table = match text.parse() {
             Ok(t) => t,
             Err(e) => {
+                // Where, and what is wrong, but never the line itself: it
+                // may be the `password = "…"` line.
+                let at = e
+                    .span()
+                    .map(|s| {
+                        let before = &text[..s.start.min(text.len())];
+                        let line = before.matches('\n').count() + 1;
+                        let column =
+                            before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+                        format!(" at line {line}, column {column}")
+                    })
+                    .unwrap_or_default();
                 return Err(vec![Problem {
                     key: "(syntax)".into(),
-                    message: format!("not valid TOML: {}", e.to_string().trim()),
-                }])
+                    message: format!("not valid TOML{at}: {}", e.message().trim()),
+                }]);
             }
         };
         let mut problems = Vec::new();
@@ -1153,6 +1231,17 @@ priority = "whenever"
             p[0].starts_with("support.portal_url: missing field"),
             "{p:?}"
         );
+    }
+
+    #[test]
+    fn a_syntax_error_never_shows_the_line_it_is_on() {
+        let p = problems("[imap]\npassword = \"hunter2\n");
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(
+            p[0].starts_with("(syntax): not valid TOML at line 2"),
+            "{p:?}"
+        );
+        assert!(!p[0].contains("hunter2"), "{p:?}");
     }
 
     #[test]

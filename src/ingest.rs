@@ -16,7 +16,7 @@ use crate::domain::tag::TicketTag;
 use crate::domain::threading;
 use crate::domain::time::Timestamp;
 use crate::render::{RenderError, Renderer};
-use crate::store::apply::{self, ApplyEnv, MailBudget};
+use crate::store::apply::{self, ApplyEnv, MailBudget, SeenKey};
 use crate::store::console::{self, ConsoleUpdate, UpdateSummary};
 use crate::store::{snapshot, Store, StoreError};
 
@@ -313,22 +313,20 @@ impl Ingestor {
         now: Timestamp,
         replay: bool,
     ) -> Result<Report, StoreError> {
-        let key = format!("sha256:{}", sha256_hex(raw));
-        if replay {
-            // Still too large: it goes back into the quarantine, not lost.
-            conn.prepare_cached("DELETE FROM seen WHERE key = ?1")?
-                .execute([&key])?;
-        } else if let Some((outcome, ticket)) = snapshot::seen(conn, &key)? {
-            return Ok(Report {
-                outcome: Outcome::Duplicate,
-                ticket: ticket.map(|t| t.0),
-                reason: Some(format!("already processed as {outcome}")),
-                message_id: None,
-                trace: vec![format!(
-                    "duplicate of a mail already processed as {outcome}"
-                )],
-            });
-        }
+        // Replayed and still too large: back into the quarantine, not lost.
+        let key = match recall(conn, format!("sha256:{}", sha256_hex(raw)), None, replay)? {
+            Recall::Fresh(key, _) => key,
+            Recall::Duplicate(seen, key) => {
+                let why = format!("already processed as {}", seen.outcome);
+                return Ok(Report {
+                    outcome: Outcome::Duplicate,
+                    ticket: seen.ticket.map(|t| t.0),
+                    reason: Some(why.clone()),
+                    message_id: None,
+                    trace: vec![format!("duplicate: {why} ({key})")],
+                });
+            }
+        };
         let detail = format!(
             "{} bytes is over store.max_message_bytes ({}): not parsed; after raising the limit, `ticketd quarantine replay`",
             raw.len(),
@@ -389,11 +387,10 @@ impl Ingestor {
         }
         let text = normalize_line_endings(raw);
         let parsed = normalize(&text, self.normalize);
-        let key = match &parsed {
-            Ok(m) => m.message_id.as_ref().map(|id| format!("mid:{id}")),
-            Err(_) => None,
-        }
-        .unwrap_or_else(|| format!("sha256:{}", sha256_hex(&text)));
+        let (key, digest) = match parsed.as_ref().ok().and_then(|m| m.message_id.as_ref()) {
+            Some(id) => (format!("mid:{id}"), Some(body_digest(&text))),
+            None => (format!("sha256:{}", sha256_hex(&text)), None),
+        };
         let report = |outcome,
                       ticket: Option<TicketId>,
                       reason: Option<String>,
@@ -404,20 +401,31 @@ impl Ingestor {
             message_id: parsed.as_ref().ok().and_then(|m| m.message_id.clone()),
             trace,
         };
-        if !replay {
-            if let Some((outcome, ticket)) = snapshot::seen(conn, &key)? {
-                let why = format!("already processed as {outcome}");
+        let key = match recall(conn, key, digest, replay)? {
+            Recall::Duplicate(seen, key) => {
+                let why = format!("already processed as {}", seen.outcome);
                 return Ok(report(
                     Outcome::Duplicate,
-                    ticket,
+                    seen.ticket,
                     Some(why.clone()),
                     vec![format!("duplicate: {why} ({key})")],
                 ));
             }
-        } else {
-            conn.prepare_cached("DELETE FROM seen WHERE key = ?1")?
-                .execute([&key])?;
-        }
+            Recall::Fresh(key, reused) => {
+                if reused {
+                    // A forger's copy sent first must not make the real
+                    // mail a dropped duplicate (nor the other way round).
+                    apply::event(
+                        conn,
+                        now,
+                        None,
+                        "message_id_reused",
+                        &format!("{} was seen before on a different mail: this one is taken as a mail of its own", key.key),
+                    )?;
+                }
+                key
+            }
+        };
         let msg = match &parsed {
             Ok(m) => m,
             Err(e) => {
@@ -529,6 +537,60 @@ impl Ingestor {
         apply::mark_seen(conn, &key, d.outcome, ticket, now)?;
         Ok(report(d.outcome, ticket, d.reason, d.trace))
     }
+}
+
+/// Whether a mail was processed already, and the key it is remembered by.
+enum Recall {
+    /// Not seen: process it. `true` when its Message-ID was seen on a
+    /// different mail (then the key carries the body digest too).
+    Fresh(SeenKey, bool),
+    /// Processed before under this key.
+    Duplicate(snapshot::Seen, String),
+}
+
+/// Looks the mail up by its key. The same Message-ID with a different body
+/// is another mail: it gets a key of its own. A replay forgets the earlier
+/// record (the entry it replays was that record's outcome).
+fn recall(
+    conn: &Connection,
+    key: String,
+    digest: Option<String>,
+    replay: bool,
+) -> Result<Recall, StoreError> {
+    let mut key = SeenKey { key, digest };
+    let mut reused = false;
+    if let Some(seen) = snapshot::seen(conn, &key.key)? {
+        match (&seen.digest, &key.digest) {
+            (Some(theirs), Some(ours)) if theirs != ours => {
+                reused = true;
+                key.key = format!("{}#{}", key.key, &ours[..16.min(ours.len())]);
+                if let Some(again) = snapshot::seen(conn, &key.key)? {
+                    if !replay {
+                        return Ok(Recall::Duplicate(again, key.key));
+                    }
+                }
+            }
+            _ if !replay => return Ok(Recall::Duplicate(seen, key.key)),
+            _ => {}
+        }
+    }
+    if replay {
+        conn.prepare_cached("DELETE FROM seen WHERE key = ?1")?
+            .execute([&key.key])?;
+    }
+    Ok(Recall::Fresh(key, reused))
+}
+
+/// SHA-256 of the body (what follows the header block): the same mail
+/// delivered twice has the same body, whatever headers relays added.
+fn body_digest(text: &[u8]) -> String {
+    let start = text
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|p| p + 4)
+        .or_else(|| text.windows(2).position(|w| w == b"\n\n").map(|p| p + 2))
+        .unwrap_or(0);
+    sha256_hex(&text[start..])
 }
 
 /// An ignored mail leaves its raw bytes and one event saying why.

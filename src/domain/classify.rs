@@ -44,6 +44,9 @@ pub struct Signals {
     pub apple_action: Option<String>,
     pub list_id: Option<String>,
     pub list_unsubscribe: bool,
+    /// To and Cc addresses, lower-cased (the first 100): was the mail
+    /// written to us, or to a list we are on?
+    pub to_cc: Vec<String>,
     /// The envelope sender was null: `Return-Path: <>`.
     pub null_return_path: bool,
     /// Decoded subject.
@@ -83,6 +86,16 @@ impl Signals {
             apple_action: first("X-Apple-Action"),
             list_id: first("List-Id"),
             list_unsubscribe: first("List-Unsubscribe").is_some(),
+            // (mail-parser's accessors index the root part: none, no headers.)
+            to_cc: (!msg.parts.is_empty())
+                .then(|| msg.to().into_iter().chain(msg.cc()))
+                .into_iter()
+                .flatten()
+                .flat_map(|a| a.iter())
+                .filter_map(|a| a.address())
+                .take(100)
+                .map(|a| a.trim().to_ascii_lowercase())
+                .collect(),
             // The first Return-Path is the one the delivering MTA wrote.
             null_return_path: first("Return-Path")
                 .is_some_and(|v| v.chars().filter(|c| !c.is_whitespace()).eq("<>".chars())),
@@ -267,10 +280,10 @@ pub fn classify(s: &Signals, ctx: &ClassifyContext<'_>) -> Classification {
     if s.own_loop.as_deref().map(str::trim) == Some(ctx.loop_id) && !ctx.loop_id.is_empty() {
         return Classification::Loop;
     }
+    // Our address, an alias, or a plus-variant of one (support+7-…@).
     let is_own = |a: &str| {
-        ctx.own_addresses
-            .iter()
-            .any(|o| o.eq_ignore_ascii_case(a.trim()))
+        let a = super::address::base_address(&a.trim().to_ascii_lowercase());
+        ctx.own_addresses.iter().any(|o| o.eq_ignore_ascii_case(&a))
     };
     if s.x_loop
         .iter()
@@ -292,6 +305,14 @@ pub fn classify(s: &Signals, ctx: &ClassifyContext<'_>) -> Classification {
         return Classification::AutoReply { why };
     }
     if precedence_is(s, &["bulk", "junk", "list"]) {
+        return Classification::Bulk;
+    }
+    // A list's post that reached us only as a member of the list (not
+    // written to us, nor Cc'd to us), with the list's unsubscribe link:
+    // list traffic, not a request. List-Id alone is not enough: a support
+    // address is often itself a list or group alias (then the mail is
+    // addressed to an alias the operator may not have configured).
+    if s.list_id.is_some() && s.list_unsubscribe && !s.to_cc.iter().any(|a| is_own(a)) {
         return Classification::Bulk;
     }
     Classification::Normal
@@ -651,15 +672,31 @@ mod tests {
     }
 
     #[test]
-    fn list_headers_alone_do_not_ignore_but_precedence_list_does() {
-        // People forward list mail to support, and a support address may
-        // itself be a list member: List-Id alone keeps the mail. A list
-        // that also says `Precedence: list` is bulk mail (DESIGN §3).
+    fn list_mail_is_bulk_unless_it_was_written_to_us() {
+        // Someone who writes to support and Cc's a list is a customer; a
+        // post that reached support only as a member of the list is list
+        // traffic. A list that says `Precedence: list` is bulk mail (DESIGN §3).
         let list =
             "List-Id: Users <users.lists.example>\nList-Unsubscribe: <mailto:u@lists.example>\n";
         let s = signals(&mail(list, "Bug in 2.1"));
         assert!(s.list_id.is_some() && s.list_unsubscribe);
         assert_eq!(class(&mail(list, "Bug in 2.1")), Classification::Normal);
+        let via_list =
+            mail(list, "Bug in 2.1").replace("To: support@example.com", "To: users@lists.example");
+        assert_eq!(class(&via_list), Classification::Bulk);
+        let id_only = via_list.replace("List-Unsubscribe: <mailto:u@lists.example>\n", "");
+        assert_eq!(
+            class(&id_only),
+            Classification::Normal,
+            "List-Id alone: maybe our alias"
+        );
+        let plus =
+            mail(list, "x").replace("To: support@example.com", "To: support+7-ab@example.com");
+        assert_eq!(
+            class(&plus),
+            Classification::Normal,
+            "a plus-variant of ours is us"
+        );
         let with_precedence = format!("{list}Precedence: list\n");
         assert_eq!(
             class(&mail(&with_precedence, "Bug in 2.1")),

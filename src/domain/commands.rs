@@ -55,11 +55,9 @@ pub fn parse(visible: &str) -> Parsed {
             "priority" => arg1.parse().ok().map(Command::Priority),
             "category" if !arg.is_empty() => Some(Command::Category(arg.join(" "))),
             "note" if arg.is_empty() => Some(Command::Note),
-            "watch" if is_email(arg1) && arg.len() == 1 => {
-                Some(Command::Watch(arg1.to_ascii_lowercase()))
-            }
-            "unwatch" if is_email(arg1) && arg.len() == 1 => {
-                Some(Command::Unwatch(arg1.to_ascii_lowercase()))
+            "watch" if is_email(&bare(arg1)) && arg.len() == 1 => Some(Command::Watch(bare(arg1))),
+            "unwatch" if is_email(&bare(arg1)) && arg.len() == 1 => {
+                Some(Command::Unwatch(bare(arg1)))
             }
             "category" | "note" | "watch" | "unwatch" => None,
             // Not a command word at all (e.g. "#1 priority is..."): it is text.
@@ -86,6 +84,16 @@ fn is_email(s: &str) -> bool {
     let s = s.trim_matches(['<', '>']);
     s.split_once('@')
         .is_some_and(|(l, d)| !l.is_empty() && d.contains('.'))
+}
+
+/// `<Ann@Acme.test>` or `mailto:ann@acme.test` as the bare lower-case address.
+fn bare(arg: &str) -> String {
+    let a = arg
+        .trim()
+        .trim_start_matches('<')
+        .trim_end_matches(['>', ',', ';', '.']);
+    let a = a.strip_prefix("mailto:").unwrap_or(a);
+    super::model::normalize_email(a)
 }
 
 #[cfg(test)]
@@ -124,5 +132,18 @@ mod tests {
             assert!(p.commands.is_empty(), "{body}");
             assert_eq!(p.text, body.trim());
         }
+    }
+
+    #[test]
+    fn watch_addresses_lose_their_brackets() {
+        for (line, want) in [
+            ("#watch <Bob@Acme.test>", "bob@acme.test"),
+            ("#watch mailto:bob@acme.test", "bob@acme.test"),
+            ("#watch bob@acme.test,", "bob@acme.test"),
+        ] {
+            let p = parse(&format!("{line}\nHi"));
+            assert_eq!(p.commands, [Command::Watch(want.into())], "{line}");
+        }
+        assert_eq!(parse("#watch <>\nHi").rejected, ["#watch <>"]);
     }
 }

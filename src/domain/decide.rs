@@ -377,6 +377,7 @@ pub fn decide(
                     w.cut
                 ));
             }
+            let watch_cmd = commandable(watch_cmd, &policy.addressing, &snap.agents, &mut trace);
             add_commanded_watchers(&mut w.added, &watch_cmd, &sender.email, policy.max_watchers);
             let watcher_emails: Vec<String> = sorted_emails(&w.added);
             let status = commanded_status.unwrap_or(Status::Open);
@@ -485,6 +486,7 @@ pub fn decide(
                 w = watchers::WatcherChange::default();
             }
             let room = policy.max_watchers.saturating_sub(t.watchers.len());
+            let watch_cmd = commandable(watch_cmd, &policy.addressing, &snap.agents, &mut trace);
             add_commanded_watchers(&mut w.added, &watch_cmd, &t.requester, room);
             w.added
                 .retain(|m| t.watchers.binary_search(&m.email).is_err());
@@ -581,6 +583,28 @@ impl Refusals {
         }
         self.0
     }
+}
+
+/// `#watch` addresses that can be watchers: never the desk's own addresses
+/// (a watcher there would mail the mailbox itself) nor an agent.
+fn commandable(
+    emails: Vec<String>,
+    addressing: &Addressing,
+    agents: &[String],
+    trace: &mut Vec<String>,
+) -> Vec<String> {
+    emails
+        .into_iter()
+        .filter(|e| {
+            let ok = !addressing.is_ours(e) && !agents.contains(e);
+            if !ok {
+                trace.push(format!(
+                    "#watch {e}: the desk's own address or an agent, not added"
+                ));
+            }
+            ok
+        })
+        .collect()
 }
 
 fn add_commanded_watchers(

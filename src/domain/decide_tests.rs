@@ -223,3 +223,19 @@ fn an_impersonating_name_is_on_record() {
     assert!(c.internal, "a stranger by Message-ID: an internal note");
     assert!(c.refused_unverified[0].contains("claims the support desk"));
 }
+
+#[test]
+fn watch_never_adds_the_desk_or_an_agent() {
+    let p = policy();
+    let snap = snapshot(
+        sender("agent@example.test", Role::Agent),
+        Some(ThreadRule::MessageId),
+    );
+    let mut m = mail(
+        "agent@example.test",
+        "#watch <support@example.test>\n#watch support+1-abc@example.test\n#watch agent@example.test\n#watch carl@acme.test\nOk.",
+    );
+    m.auth_results = vec![TRUSTED_PASS.into()];
+    let d = decide(&m, &snap, &p, NOW);
+    assert_eq!(change(&d).watch_add, [mb("carl@acme.test")]);
+}

@@ -217,8 +217,19 @@ fn mailboxes(a: Option<&Address<'_>>) -> Vec<Mailbox> {
 }
 
 fn to_mailbox(a: &mail_parser::Addr<'_>) -> Option<Mailbox> {
-    let email = super::model::normalize_email(a.address()?);
-    if !email.contains('@') || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    let mut email = super::model::normalize_email(a.address()?);
+    // mail-parser reads the quoted local part of `"carl"@acme.test` as a
+    // display name and leaves "@acme.test": put it back, when it is a
+    // plain local part.
+    if let (Some(domain), Some(local)) = (email.strip_prefix('@'), a.name()) {
+        let local = local.trim().trim_matches('"');
+        if local.is_empty() || local.contains(|c: char| c.is_whitespace() || c == '@' || c == '"') {
+            return None;
+        }
+        email = format!("{}@{domain}", local.to_ascii_lowercase());
+        return valid_email(&email).then_some(Mailbox { email, name: None });
+    }
+    if !valid_email(&email) {
         return None;
     }
     let name = a
@@ -228,12 +239,27 @@ fn to_mailbox(a: &mail_parser::Addr<'_>) -> Option<Mailbox> {
     Some(Mailbox { email, name })
 }
 
+/// A usable address: something before and after one `@`, no spaces or controls.
+fn valid_email(email: &str) -> bool {
+    email
+        .rsplit_once('@')
+        .is_some_and(|(l, d)| !l.is_empty() && !d.is_empty())
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+/// Unicode's invisible direction controls (U+202A–202E, U+2066–2069, the
+/// marks U+200E/200F, U+061C): they make `invoice<U+202E>fdp.exe` read as
+/// `invoiceexe.pdf`. They have no place in a subject, a name or a file name.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
+}
+
 /// Header text on one line: CR, LF and other controls become spaces, so a
 /// name or subject can never inject a header into mail ticketd sends.
 pub fn one_line(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut space = false;
-    for c in s.chars() {
+    for c in s.chars().filter(|c| !is_bidi_control(*c)) {
         if c.is_control() || c.is_whitespace() {
             space = !out.is_empty();
         } else {
@@ -269,7 +295,7 @@ pub fn sanitize_filename(name: Option<&str>, fallback: &str) -> String {
     let base = name.rsplit(['/', '\\']).next().unwrap_or("");
     let cleaned: String = base
         .chars()
-        .filter(|c| !c.is_control())
+        .filter(|c| !c.is_control() && !is_bidi_control(*c))
         .map(|c| {
             if matches!(c, ':' | '*' | '?' | '"' | '<' | '>' | '|') {
                 '_'
@@ -337,6 +363,25 @@ mod tests {
         assert_eq!(
             parse("Subject: x\n\nno sender\n").err(),
             Some(NormalizeError::NoSender)
+        );
+    }
+
+    #[test]
+    fn quoted_local_parts_and_direction_controls() {
+        let m = parse(
+            "From: \"carl\"@Acme.test\nTo: support@example.test\nSubject: In\u{202E}voice\n\nhi\n",
+        )
+        .expect("parses");
+        assert_eq!(m.from.map(|f| f.email).as_deref(), Some("carl@acme.test"));
+        assert_eq!(m.subject, "Invoice");
+        assert_eq!(
+            parse("From: \"two words\"@acme.test\nSubject: x\n\nhi\n").err(),
+            Some(NormalizeError::NoSender),
+            "never the user @acme.test"
+        );
+        assert_eq!(
+            sanitize_filename(Some("invoice\u{202E}fdp.exe"), "f"),
+            "invoicefdp.exe"
         );
     }
 

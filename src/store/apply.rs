@@ -93,16 +93,24 @@ pub fn store_raw(conn: &Connection, raw: &[u8]) -> Result<i64, StoreError> {
 
 pub fn mark_seen(
     conn: &Connection,
-    key: &str,
+    key: &SeenKey,
     outcome: Outcome,
     ticket: Option<TicketId>,
     at: Timestamp,
 ) -> Result<(), StoreError> {
     conn.prepare_cached(
-        "INSERT OR IGNORE INTO seen (key, outcome, ticket_id, at) VALUES (?1, ?2, ?3, ?4)",
+        "INSERT OR IGNORE INTO seen (key, outcome, ticket_id, at, digest) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
-    .execute(params![key, outcome.as_str(), ticket.map(|t| t.0), at.0])?;
+    .execute(params![key.key, outcome.as_str(), ticket.map(|t| t.0), at.0, key.digest])?;
     Ok(())
+}
+
+/// How a processed mail is remembered: by Message-ID (or raw hash), with a
+/// digest of its body so that a different mail reusing the id is told apart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeenKey {
+    pub key: String,
+    pub digest: Option<String>,
 }
 
 /// Creates the user if the address is new; returns their id.

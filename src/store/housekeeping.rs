@@ -132,6 +132,14 @@ pub fn run(
     reopen_days: u32,
     retention_days: Option<u32>,
 ) -> Result<(usize, Pruned), StoreError> {
+    match files.remove_stale_tmp(std::time::Duration::from_secs(3600)) {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            files = n,
+            "removed half-written attachment files left by a killed process"
+        ),
+        Err(e) => tracing::warn!(error = %e, "cannot clean half-written attachment files"),
+    }
     let tx = store.write()?;
     let closed = close_solved(&tx, now, reopen_days)?;
     // Mail budgets refill within an hour: a day-old bucket is full, and a

@@ -57,6 +57,24 @@ impl Store {
                 source: e,
             })?;
         }
+        if !path.exists() {
+            // Customers' mail: readable by ticketd alone, whatever the umask
+            // (SQLite gives its -wal and -shm files the same mode).
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .or_else(|e| match e.kind() {
+                    std::io::ErrorKind::AlreadyExists => Ok(std::fs::File::open(path)?),
+                    _ => Err(e),
+                })
+                .map_err(|e| StoreError::Io {
+                    what: format!("create the database {}", path.display()),
+                    source: e,
+                })?;
+        }
         let conn = Connection::open(path).map_err(|e| StoreError::open(path, e))?;
         conn.busy_timeout(busy_timeout)
             .map_err(|e| StoreError::open(path, e))?;
@@ -157,6 +175,16 @@ impl Store {
             StoreError::Invalid(format!("{} is not a UTF-8 path", dest.display()))
         })?;
         self.conn.execute("VACUUM INTO ?1", [target])?;
+        {
+            use std::os::unix::fs::PermissionsExt;
+            // A copy of customers' mail: as private as the original.
+            std::fs::set_permissions(dest, std::fs::Permissions::from_mode(0o600)).map_err(
+                |e| StoreError::Io {
+                    what: format!("make the backup {} private (0600)", dest.display()),
+                    source: e,
+                },
+            )?;
+        }
         let copy = Connection::open_with_flags(dest, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
             .map_err(|e| StoreError::open(dest, e))?;
         let check: String = copy.query_row("PRAGMA quick_check", [], |r| r.get(0))?;

@@ -14,16 +14,26 @@ use crate::domain::state::{Candidate, Sender, Snapshot, ThreadRule, TicketState}
 use crate::domain::threading::{personal_key_belongs, ThreadKeys};
 use crate::domain::time::{Timestamp, HOUR};
 
-/// The outcome and ticket recorded for a mail already processed.
-pub fn seen(
-    conn: &Connection,
-    key: &str,
-) -> Result<Option<(Outcome, Option<TicketId>)>, StoreError> {
-    let row: Option<(String, Option<i64>)> = conn
-        .prepare_cached("SELECT outcome, ticket_id FROM seen WHERE key = ?1")?
-        .query_row([key], |r| Ok((r.get(0)?, r.get(1)?)))
+/// What was recorded for a mail already processed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seen {
+    pub outcome: Outcome,
+    pub ticket: Option<TicketId>,
+    /// Digest of its body (None for rows from before it was kept).
+    pub digest: Option<String>,
+}
+
+/// The record of a mail already processed under `key`.
+pub fn seen(conn: &Connection, key: &str) -> Result<Option<Seen>, StoreError> {
+    let row: Option<(String, Option<i64>, Option<String>)> = conn
+        .prepare_cached("SELECT outcome, ticket_id, digest FROM seen WHERE key = ?1")?
+        .query_row([key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()?;
-    Ok(row.map(|(o, t)| (o.parse().unwrap_or(Outcome::Duplicate), t.map(TicketId))))
+    Ok(row.map(|(o, t, digest)| Seen {
+        outcome: o.parse().unwrap_or(Outcome::Duplicate),
+        ticket: t.map(TicketId),
+        digest,
+    }))
 }
 
 /// Recipients of the notification with this Message-ID, if ticketd sent it.

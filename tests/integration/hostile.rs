@@ -433,3 +433,31 @@ fn notifications_carry_an_excerpt_and_no_oversized_ids() {
     let t = desk.ticket(1);
     assert!(t["messages"][0]["text"].as_str().map(str::len) > Some(900_000));
 }
+
+/// The database, its WAL, attachment files and backups hold customers'
+/// mail: 0600 whatever the umask (outside systemd's UMask= too).
+#[test]
+fn the_database_and_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let desk = Desk::new();
+    let raw = "From: ann@acme.test\r\nTo: support@example.test\r\nSubject: file\r\nMessage-ID: <perm@acme.test>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nsee file\r\n--b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"a.bin\"\r\n\r\nsecret\r\n--b--\r\n";
+    desk.ingest(raw.as_bytes());
+    let backup = desk.dir.path().join("copy.db");
+    let out = desk.run(&["backup", backup.to_str().expect("utf-8")], b"");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let mut files = vec![desk.db(), backup];
+    let att = desk.dir.path().join("ticketd.db.attachments");
+    for d in std::fs::read_dir(&att).expect("attachments").flatten() {
+        files.extend(
+            std::fs::read_dir(d.path())
+                .expect("dir")
+                .flatten()
+                .map(|e| e.path()),
+        );
+    }
+    assert!(files.len() >= 3, "{files:?}");
+    for f in files {
+        let mode = std::fs::metadata(&f).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}: {mode:o}", f.display());
+    }
+}

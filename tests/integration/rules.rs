@@ -604,7 +604,12 @@ fn an_agents_answer_is_delayed_by_the_budget_never_dropped() {
         .expect("waits");
     // Setup link and acknowledgement took 2 of 3: the first answer goes at
     // once, each later one 1,200 s after the one before.
-    assert_eq!(waits, [0, 1200, 2400, 3600, 4800]);
+    // (Each ingest reads the wall clock: the bucket refills a little
+    // between them, so allow a few seconds.)
+    assert_eq!(waits.len(), 5);
+    for (got, want) in waits.iter().zip([0, 1200, 2400, 3600, 4800]) {
+        assert!((got - want).abs() <= 5, "{waits:?}");
+    }
     let t = desk.ticket(1);
     let delayed = t["events"]
         .as_array()

@@ -316,3 +316,35 @@ fn verified_agent_mail_keeps_its_powers() {
     );
     assert!(to_ann.2.contains("We are on it."));
 }
+
+#[test]
+fn a_forged_mail_sent_first_with_someones_message_id_does_not_swallow_theirs() {
+    let desk = Desk::new();
+    let head = "To: support@example.test\nSubject: Refund\nMessage-ID: <real-1@acme.test>";
+    let forged = mail(
+        &format!("From: mallory@evil.example\n{head}"),
+        "Ignore my next mail.",
+    );
+    let real = mail(
+        &format!("From: ann@acme.test\n{head}"),
+        "Please refund order 42.",
+    );
+    assert_eq!(desk.ingest(&forged)["outcome"], "created");
+    let r = desk.ingest(&real);
+    assert_eq!(
+        (r["outcome"].as_str(), r["ticket"].as_i64()),
+        (Some("created"), Some(2))
+    );
+    assert_eq!(desk.ticket(2)["requester"], "ann@acme.test");
+    // The real mail delivered again is still its duplicate, and so is the forger's.
+    assert_eq!(desk.ingest(&real)["outcome"], "duplicate");
+    assert_eq!(desk.ingest(&forged)["outcome"], "duplicate");
+    let log = desk.json(&["log", "list", "--json"]);
+    assert!(
+        log.as_array()
+            .expect("events")
+            .iter()
+            .any(|e| e["kind"] == "message_id_reused"),
+        "{log}"
+    );
+}

@@ -15,3 +15,7 @@ UPDATE users SET base_email = CASE
     THEN substr(email, 1, instr(email, '+') - 1) || substr(email, instr(email, '@'))
     ELSE email END;
 CREATE INDEX users_base_email ON users(base_email);
+
+-- A digest of the mail's body beside its Message-ID: the same id on a
+-- different mail (a forger's copy sent first) is not its duplicate.
+ALTER TABLE seen ADD COLUMN digest TEXT;

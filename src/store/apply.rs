@@ -85,10 +85,25 @@ pub fn drop_raw_if_unused(conn: &Connection, raw_id: i64) -> Result<usize, Store
         .execute([raw_id])?)
 }
 
+/// Keeps a mail's raw bytes. A large one is written through SQLite's blob
+/// I/O into a zero-filled cell: binding it would copy it twice more in
+/// memory (SQLite's own copy, then the record), for a 40 MB mail 80 MB.
 pub fn store_raw(conn: &Connection, raw: &[u8]) -> Result<i64, StoreError> {
-    conn.prepare_cached("INSERT INTO raw_mail (sha256, bytes) VALUES (?1, ?2)")?
-        .execute(params![sha256_hex(raw), raw])?;
-    Ok(conn.last_insert_rowid())
+    const STREAM_ABOVE: usize = 256 * 1024;
+    if raw.len() <= STREAM_ABOVE {
+        conn.prepare_cached("INSERT INTO raw_mail (sha256, bytes) VALUES (?1, ?2)")?
+            .execute(params![sha256_hex(raw), raw])?;
+        return Ok(conn.last_insert_rowid());
+    }
+    conn.prepare_cached("INSERT INTO raw_mail (sha256, bytes) VALUES (?1, zeroblob(?2))")?
+        .execute(params![sha256_hex(raw), raw.len() as i64])?;
+    let id = conn.last_insert_rowid();
+    let mut blob = conn.blob_open(rusqlite::MAIN_DB, "raw_mail", "bytes", id, false)?;
+    for (n, chunk) in raw.chunks(1024 * 1024).enumerate() {
+        blob.write_at(chunk, n * 1024 * 1024)?;
+    }
+    blob.close()?;
+    Ok(id)
 }
 
 pub fn mark_seen(
@@ -351,13 +366,20 @@ pub fn apply_ticket(
         )?;
     }
 
-    // The message itself.
+    // The message itself. `full_text` is kept only where it differs from the
+    // visible text by more than surrounding blanks (empty: the same), so a
+    // 40 MB mail is not written twice. The raw mail is kept anyway.
     let date = msg.date.unwrap_or(now);
+    let full_text = if msg.text.trim() == change.text.trim() {
+        ""
+    } else {
+        msg.text.as_str()
+    };
     conn.prepare_cached(
         "INSERT INTO messages (ticket_id, direction, author_id, message_id, date, text, full_text, internal, raw_id, created_at, source, verified)
          VALUES (?1, 'in', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?
-    .execute(params![ticket.0, author_id, msg.message_id, date.0, change.text, msg.text, change.internal, raw_id, now.0, Source::Email.as_str(), change.verified])?;
+    .execute(params![ticket.0, author_id, msg.message_id, date.0, change.text, full_text, change.internal, raw_id, now.0, Source::Email.as_str(), change.verified])?;
     let message_row = conn.last_insert_rowid();
     if let Some(mid) = &msg.message_id {
         conn.prepare_cached(

@@ -68,8 +68,33 @@ pub const REPLY_MARKER: &str = "##- Please type your reply above this line -##";
 /// `sender` is the From address, bare or as `Name <address>`: a last
 /// paragraph that starts with the sender's name is taken for a signature.
 pub fn visible_text(body: &str, sender: Option<&str>) -> String {
-    let lines = analyse(body, sender, true);
-    render_kept(&lines)
+    let (head, tail) = split_for_scan(body);
+    let lines = analyse(head, sender, true);
+    let kept = render_kept(&lines);
+    match tail {
+        // Nothing was cut from the head: its words go on in the tail.
+        Some(tail) if lines.iter().all(|l| l.keep) => format!("{kept}\n{}", tail.trim_end()),
+        _ => kept,
+    }
+}
+
+/// The part of a body the quote rules read. The new words of a reply are at
+/// its top; a body past [`MAX_SCAN_BYTES`] (a pasted log, a dump) is read
+/// up to there, so time and memory stay bounded whatever the mail. The
+/// rest is kept as written when the head had no quoted history.
+pub const MAX_SCAN_BYTES: usize = 1024 * 1024;
+
+fn split_for_scan(body: &str) -> (&str, Option<&str>) {
+    if body.len() <= MAX_SCAN_BYTES {
+        return (body, None);
+    }
+    let mut cut = MAX_SCAN_BYTES;
+    while !body.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let cut = body[..cut].rfind('\n').unwrap_or(cut);
+    let (head, tail) = body.split_at(cut);
+    (head, Some(tail.strip_prefix('\n').unwrap_or(tail)))
 }
 
 /// The reply without its quoted history, signatures left in place. Lines are
@@ -245,5 +270,25 @@ mod tests {
         let start = std::time::Instant::now();
         let _ = visible_text(&long, None);
         assert!(start.elapsed().as_secs() < 2);
+    }
+
+    #[test]
+    fn a_huge_body_is_read_up_to_a_bound_and_loses_no_words() {
+        let log = "2026-11-30 10:00:01 worker[7]: retrying job 42 after timeout\n".repeat(60_000);
+        assert!(log.len() > 3 * MAX_SCAN_BYTES);
+        let reply = format!("Thanks, see the log below.\n\n{log}");
+        let v = visible_text(&reply, None);
+        assert_eq!(
+            v.len(),
+            reply.trim_end().len(),
+            "every word of a pasted log stays"
+        );
+        let quoted: String = log.lines().map(|l| format!("> {l}\n")).collect();
+        let answer = format!(
+            "Fixed now.\n\nOn Mon, 30 Nov 2026 at 09:00, Ann <ann@acme.test> wrote:\n{quoted}"
+        );
+        let started = std::time::Instant::now();
+        assert_eq!(visible_text(&answer, None), "Fixed now.");
+        assert!(started.elapsed().as_secs() < 5, "{:?}", started.elapsed());
     }
 }

@@ -89,6 +89,9 @@ pub struct StoreConfig {
     /// IMAP, moved to `failed_folder` without being downloaded.
     #[serde(default = "default_max_message")]
     pub max_message_bytes: u64,
+    /// Attachments stored per mail; the rest are refused and noted.
+    #[serde(default = "default_max_attachments")]
+    pub max_attachments: usize,
     /// How long a writer waits for a busy database before giving up (exit 75).
     #[serde(default = "default_busy_ms")]
     pub busy_timeout_ms: u64,
@@ -264,6 +267,9 @@ fn default_tag() -> String {
 }
 fn default_throttle() -> u32 {
     20
+}
+fn default_max_attachments() -> usize {
+    100
 }
 fn default_max_message() -> u64 {
     50 * 1024 * 1024
@@ -453,6 +459,7 @@ const KNOWN: &[(&str, &[&str])] = &[
             "attachments_dir",
             "max_attachment_bytes",
             "max_message_bytes",
+            "max_attachments",
             "busy_timeout_ms",
             "retention_days",
         ],

@@ -128,7 +128,10 @@ impl Ingestor {
                 s.max_pages_per_hour,
             ),
             files: AttachmentDir::new(&config.attachments_dir()),
-            normalize: NormalizeOptions { keep_headers },
+            normalize: NormalizeOptions {
+                keep_headers,
+                max_attachments: config.store.max_attachments,
+            },
         })
     }
 

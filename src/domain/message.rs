@@ -57,6 +57,8 @@ pub struct InboundMessage<'a> {
     /// The new words of this mail: quoted history and signature removed.
     pub visible: String,
     pub attachments: Vec<Attachment<'a>>,
+    /// Attachments past `store.max_attachments`: not decoded, not stored.
+    pub attachments_dropped: usize,
     /// Header facts for the loop/bounce/auto-reply rules.
     pub signals: Signals,
     /// Raw `Authentication-Results` values, topmost (newest) first, at most

@@ -24,10 +24,22 @@ pub enum NormalizeError {
 }
 
 /// Options that come from the config, decided once at start.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct NormalizeOptions {
     /// Keep every header (only needed when a rule reads `header:<Name>`).
     pub keep_headers: bool,
+    /// Attachments taken from one mail (`store.max_attachments`); the rest
+    /// are counted, not decoded or stored.
+    pub max_attachments: usize,
+}
+
+impl Default for NormalizeOptions {
+    fn default() -> NormalizeOptions {
+        NormalizeOptions {
+            keep_headers: false,
+            max_attachments: 100,
+        }
+    }
 }
 
 /// Parses `raw` (already through [`super::rawmail::normalize_line_endings`]) into an `InboundMessage`.
@@ -106,8 +118,13 @@ pub fn normalize<'a>(
     let (text, visible) = bodies(&msg, sender);
 
     let attachment_ids: Vec<u32> = msg.attachments.clone();
-    let mut attachments = Vec::with_capacity(attachment_ids.len());
-    for (n, id) in attachment_ids.into_iter().enumerate() {
+    let attachments_dropped = attachment_ids.len().saturating_sub(opts.max_attachments);
+    let mut attachments = Vec::with_capacity(attachment_ids.len().min(opts.max_attachments));
+    for (n, id) in attachment_ids
+        .into_iter()
+        .take(opts.max_attachments)
+        .enumerate()
+    {
         let Some(part) = msg.parts.get_mut(id as usize) else {
             continue;
         };
@@ -154,6 +171,7 @@ pub fn normalize<'a>(
         text,
         visible,
         attachments,
+        attachments_dropped,
         signals,
         auth_results,
         headers,

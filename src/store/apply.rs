@@ -465,6 +465,19 @@ fn store_attachments(
     message_row: i64,
     msg: &InboundMessage<'_>,
 ) -> Result<(), StoreError> {
+    if msg.attachments_dropped > 0 {
+        event(
+            conn,
+            env.now,
+            Some(ticket),
+            "attachment_refused",
+            &format!(
+                "{} more attachments not stored: a mail keeps at most {} (store.max_attachments); the raw mail holds them all",
+                msg.attachments_dropped,
+                msg.attachments.len()
+            ),
+        )?;
+    }
     for a in &msg.attachments {
         let size = a.data.len() as u64;
         let sha = sha256_hex(&a.data);

@@ -461,3 +461,43 @@ fn the_database_and_files_are_private() {
         assert_eq!(mode, 0o600, "{}: {mode:o}", f.display());
     }
 }
+
+/// 20,000 attachments: the first store.max_attachments are stored, the
+/// rest refused in one note; the mail itself is kept whole.
+#[test]
+fn twenty_thousand_attachments_are_capped() {
+    let desk = Desk::new();
+    let mut raw = String::from("From: ann@acme.test\r\nTo: support@example.test\r\nSubject: many\r\nMessage-ID: <many@acme.test>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nall the files\r\n");
+    for i in 0..20_000 {
+        raw.push_str(&format!("--b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"f{i}.bin\"\r\n\r\nfile {i}\r\n"));
+    }
+    raw.push_str("--b--\r\n");
+    let started = std::time::Instant::now();
+    let r = desk.ingest(raw.as_bytes());
+    let took = started.elapsed();
+    assert_eq!(r["outcome"], "created");
+    let t = desk.ticket(1);
+    assert_eq!(
+        t["messages"][0]["attachments"].as_array().map(Vec::len),
+        Some(100)
+    );
+    let notes: Vec<&str> = t["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["kind"] == "attachment_refused")
+        .filter_map(|e| e["detail"].as_str())
+        .collect();
+    assert!(
+        notes.iter().any(|n| n.contains("19900 more attachments")),
+        "{notes:?}"
+    );
+    let files = std::fs::read_dir(desk.dir.path().join("ticketd.db.attachments"))
+        .expect("attachments")
+        .flatten()
+        .map(|d| std::fs::read_dir(d.path()).map(|r| r.count()).unwrap_or(0))
+        .sum::<usize>();
+    assert_eq!(files, 100);
+    // Not timed as a benchmark, only bounded: well under the 30 s of before.
+    assert!(took.as_secs() < 20, "{took:?}");
+}

@@ -2,6 +2,8 @@
 //! one snapshot, decide, apply — inside one transaction (or one savepoint of
 //! a batch transaction). `explain` runs this very code and rolls back.
 
+use std::borrow::Cow;
+
 use rusqlite::Connection;
 use serde::Serialize;
 
@@ -9,8 +11,9 @@ use crate::attachments::{sha256_hex, AttachmentDir};
 use crate::config::Config;
 use crate::domain::classify::Classification;
 use crate::domain::decide::{self, Change, Policy};
+use crate::domain::message::InboundMessage;
 use crate::domain::model::{Outcome, TicketId};
-use crate::domain::normalize::{normalize, NormalizeOptions};
+use crate::domain::normalize::{normalize, NormalizeError, NormalizeOptions};
 use crate::domain::rawmail::normalize_line_endings;
 use crate::domain::tag::TicketTag;
 use crate::domain::threading;
@@ -45,6 +48,20 @@ impl Serialize for Outcome {
 pub struct Arrival<R> {
     pub raw: R,
     pub arrived: Timestamp,
+}
+
+/// A mail read before its transaction (see [`Ingestor::parse`]).
+// One per mail, built once and read in place: boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
+enum Parsed<'t> {
+    /// Over `store.max_message_bytes`: not read at all.
+    TooLarge,
+    Mail {
+        msg: Result<InboundMessage<'t>, NormalizeError>,
+        /// How it is remembered (Message-ID or raw hash), and its body digest.
+        key: String,
+        digest: Option<String>,
+    },
 }
 
 /// One message's processing, as `process` needs it.
@@ -151,6 +168,8 @@ impl Ingestor {
         now: Timestamp,
         mode: Mode,
     ) -> Result<Report, StoreError> {
+        let text = self.text(raw);
+        let parsed = self.parse(raw, &text);
         let tx = store.write()?;
         let job = Job {
             raw,
@@ -159,7 +178,7 @@ impl Ingestor {
             mode,
             replay: false,
         };
-        let report = match self.process(&tx, &job) {
+        let report = match self.process(&tx, &job, &parsed) {
             Ok(r) => r,
             // A failure of this message's own (it cannot be stored as a
             // ticket): keep it whole in the quarantine rather than lose it.
@@ -209,9 +228,17 @@ impl Ingestor {
         now: Timestamp,
         finish: impl FnOnce(&Connection, &[Report]) -> Result<(), StoreError>,
     ) -> Result<Vec<Report>, StoreError> {
+        // Every mail of the batch is read before the lock is taken (a batch
+        // is bounded in bytes by its caller).
+        let texts: Vec<Cow<'_, [u8]>> = mails.iter().map(|m| self.text(m.raw.as_ref())).collect();
+        let parsed: Vec<Parsed<'_>> = mails
+            .iter()
+            .zip(&texts)
+            .map(|(m, t)| self.parse(m.raw.as_ref(), t))
+            .collect();
         let mut tx = store.write()?;
         let mut reports = Vec::with_capacity(mails.len());
-        for mail in mails {
+        for (mail, parsed) in mails.iter().zip(&parsed) {
             let raw = mail.raw.as_ref();
             let sp = tx.savepoint()?;
             let job = Job {
@@ -221,7 +248,7 @@ impl Ingestor {
                 mode: Mode::Commit,
                 replay: false,
             };
-            match self.process(&sp, &job) {
+            match self.process(&sp, &job, parsed) {
                 Ok(r) => {
                     sp.commit()?;
                     reports.push(r);
@@ -252,7 +279,9 @@ impl Ingestor {
             mode: Mode::Commit,
             replay: true,
         };
-        let report = self.process(&tx, &job)?;
+        let text = self.text(&raw);
+        let parsed = self.parse(&raw, &text);
+        let report = self.process(&tx, &job, &parsed)?;
         apply::event(
             &tx,
             now,
@@ -377,7 +406,37 @@ impl Ingestor {
         })
     }
 
-    fn process(&self, conn: &Connection, job: &Job<'_>) -> Result<Report, StoreError> {
+    /// The mail's bytes as the parser reads them (line endings made
+    /// uniform); nothing for mail over the size limit, which is never parsed.
+    fn text<'r>(&self, raw: &'r [u8]) -> Cow<'r, [u8]> {
+        if raw.len() as u64 > self.max_message_bytes {
+            Cow::Borrowed(&[])
+        } else {
+            normalize_line_endings(raw)
+        }
+    }
+
+    /// The costly, lock-free half of a mail's processing: decoding, HTML,
+    /// quote stripping and hashing run before the write transaction opens,
+    /// so a huge mail never holds the database's lock while it is read.
+    fn parse<'t>(&self, raw: &[u8], text: &'t [u8]) -> Parsed<'t> {
+        if raw.len() as u64 > self.max_message_bytes {
+            return Parsed::TooLarge;
+        }
+        let msg = normalize(text, self.normalize);
+        let (key, digest) = match msg.as_ref().ok().and_then(|m| m.message_id.as_ref()) {
+            Some(id) => (format!("mid:{id}"), Some(body_digest(text))),
+            None => (format!("sha256:{}", sha256_hex(text)), None),
+        };
+        Parsed::Mail { msg, key, digest }
+    }
+
+    fn process(
+        &self,
+        conn: &Connection,
+        job: &Job<'_>,
+        parsed: &Parsed<'_>,
+    ) -> Result<Report, StoreError> {
         let Job {
             raw,
             now,
@@ -385,14 +444,9 @@ impl Ingestor {
             mode,
             replay,
         } = *job;
-        if raw.len() as u64 > self.max_message_bytes {
-            return self.quarantine_too_large(conn, raw, now, replay);
-        }
-        let text = normalize_line_endings(raw);
-        let parsed = normalize(&text, self.normalize);
-        let (key, digest) = match parsed.as_ref().ok().and_then(|m| m.message_id.as_ref()) {
-            Some(id) => (format!("mid:{id}"), Some(body_digest(&text))),
-            None => (format!("sha256:{}", sha256_hex(&text)), None),
+        let (parsed, key, digest) = match parsed {
+            Parsed::TooLarge => return self.quarantine_too_large(conn, raw, now, replay),
+            Parsed::Mail { msg, key, digest } => (msg, key.clone(), digest.clone()),
         };
         let report = |outcome,
                       ticket: Option<TicketId>,
@@ -429,7 +483,7 @@ impl Ingestor {
                 key
             }
         };
-        let msg = match &parsed {
+        let msg = match parsed {
             Ok(m) => m,
             Err(e) => {
                 let reason = e.to_string();

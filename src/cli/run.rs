@@ -1,8 +1,12 @@
 //! `ticketd run [--once]`: the daemon, on a single-threaded tokio runtime
-//! (SQLite is one writer anyway). The mailbox worker and the courier (SMTP)
-//! run side by side; SIGTERM/SIGINT finish the batch in hand, then the
-//! sends in flight; SIGHUP reloads what can be reloaded. Under systemd it
-//! reports READY/STATUS/WATCHDOG/STOPPING; `[metrics]` serves Prometheus.
+//! (SQLite is one writer anyway) with tokio's blocking pool for the work that
+//! may take long: ingest (parse, decide, commit) and housekeeping, so that
+//! `/healthz`, the watchdog, IDLE and the courier never wait for them. The
+//! mailbox worker and the courier (SMTP) run side by side; SIGTERM/SIGINT
+//! finish the batch in hand (or, after a few seconds, leave it in the
+//! mailbox), then the sends in flight; SIGHUP reloads what can be reloaded.
+//! Under systemd it reports READY/STATUS/WATCHDOG/STOPPING; `[metrics]`
+//! serves Prometheus.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -17,12 +21,17 @@ use crate::delivery::{Courier, DeliveryError};
 use crate::observe::{http, systemd, Observer};
 use crate::store::{Durability, Store};
 
+/// How long the exit waits for work left on the blocking pool: an ingest that
+/// shutdown gave up on (uncommitted; the mailbox keeps its mail) is not
+/// waited for beyond this.
+const EXIT_WAIT: Duration = Duration::from_millis(500);
+
 pub fn run(config: &Config, path: &Path, once: bool) -> CmdResult {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Failure::new(Exit::Software, format!("cannot start the runtime: {e}")))?;
-    rt.block_on(async {
+    let result = rt.block_on(async {
         let mut courier = match &config.smtp {
             Some(smtp) => Some(Courier::new(config, smtp).map_err(delivery_failure)?),
             None => {
@@ -51,6 +60,10 @@ pub fn run(config: &Config, path: &Path, once: bool) -> CmdResult {
                 .await
                 .map_err(daemon_failure)?;
             report(&stats, true);
+            if *rx.borrow() {
+                // Stopped early: the chores and the outbox wait for the next run.
+                return Ok(());
+            }
             let mut store = super::open_store(config)?;
             let files = crate::attachments::AttachmentDir::new(&config.attachments_dir());
             chores(
@@ -115,7 +128,10 @@ pub fn run(config: &Config, path: &Path, once: bool) -> CmdResult {
         let stats = result.map_err(daemon_failure)?;
         report(&stats, false);
         Ok(())
-    })
+    });
+    // Dropping the runtime would wait for every blocking task, however long.
+    rt.shutdown_timeout(EXIT_WAIT);
+    result
 }
 
 /// Hourly (and at start): close tickets solved past `reopen_days`, and apply
@@ -256,11 +272,12 @@ fn report(stats: &Stats, print: bool) {
     tracing::info!(
         fetched = stats.fetched,
         moved = stats.moved,
+        too_large = stats.too_large,
         outcomes = %outcomes.join(", "),
         "stopped"
     );
     if print {
-        outln!(
+        let mut line = format!(
             "fetched {} message(s): {}",
             stats.fetched,
             if outcomes.is_empty() {
@@ -269,6 +286,13 @@ fn report(stats: &Stats, print: bool) {
                 outcomes.join(", ")
             }
         );
+        if stats.too_large > 0 {
+            line.push_str(&format!(
+                "; {} over store.max_message_bytes moved to the failed folder unread",
+                stats.too_large
+            ));
+        }
+        outln!("{line}");
     }
 }
 

@@ -1,6 +1,8 @@
 //! One IMAP session's work on the watched folder: settle the moves owed
 //! from before, then fetch → ingest → commit → move, batch after batch, and
-//! wait for more.
+//! wait for more. Mail over `store.max_message_bytes` is not fetched: it is
+//! recorded (an event, an owed move to the failed folder) in its batch's
+//! transaction and moved unread.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -10,13 +12,15 @@ use std::sync::Arc;
 use tokio::sync::{watch, Notify};
 
 use super::backoff::Backoff;
+use super::db::{Db, Parts};
 use super::{plan, DaemonError, Mode, IDLE_FOR, MAX_BATCH_BYTES, MOVE_EVERY};
 use crate::config::{Config, ImapConfig};
 use crate::domain::model::Outcome;
+use crate::domain::time::Timestamp;
 use crate::imap::{self, Mailbox, Wake};
-use crate::ingest::{now, Arrival, Ingestor};
+use crate::ingest::{now, Arrival, Ingestor, Report};
 use crate::observe::Observer;
-use crate::store::{imap_state, Store};
+use crate::store::{apply, imap_state, StoreError};
 
 /// What a run did, for the log and for `run --once`'s summary.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -24,12 +28,25 @@ pub struct Stats {
     pub fetched: u64,
     pub outcomes: BTreeMap<Outcome, u64>,
     pub moved: u64,
+    /// Over `store.max_message_bytes`: moved to the failed folder unread.
+    pub too_large: u64,
+}
+
+/// A message too large to fetch, and what to tell about it.
+struct TooLarge {
+    uid: u32,
+    bytes: u64,
+    detail: String,
 }
 
 pub(super) struct Worker<'a> {
     pub imap: &'a ImapConfig,
-    pub store: Store,
-    pub ingestor: Ingestor,
+    /// The store and the ingest pipeline, used on the blocking pool.
+    pub db: Db,
+    /// `store.max_message_bytes`: larger mail is not fetched.
+    pub max_message_bytes: u64,
+    /// `store.busy_timeout_ms`: part of what a transaction may take.
+    pub busy_timeout: std::time::Duration,
     pub shutdown: watch::Receiver<bool>,
     /// Told after each commit (the courier sends what it queued).
     pub committed: Arc<Notify>,
@@ -81,28 +98,38 @@ impl Worker<'_> {
         mb.ensure_folder(&cfg.failed_folder).await?;
         let selected = mb.select(&cfg.folder).await?;
         let validity = selected.uid_validity;
-        let state = {
-            let tx = self.store.write()?;
-            let state = imap_state::open_folder(&tx, &cfg.folder, validity)?;
-            if let Some(old) = state.reset_from {
-                let detail = format!(
-                    "UIDVALIDITY of {} changed from {old} to {validity}: reading the folder anew; \
-                     messages already ingested are recognised as duplicates",
-                    cfg.folder
-                );
-                tracing::warn!(folder = %cfg.folder, old, new = validity, "{detail}");
-                crate::store::apply::event(&tx, now(), None, "imap_uidvalidity_changed", &detail)?;
-            }
-            tx.commit()?;
-            state
-        };
+        let folder = cfg.folder.clone();
+        let state = self
+            .db
+            .run(move |p, _| {
+                let tx = p.store.write()?;
+                let state = imap_state::open_folder(&tx, &folder, validity)?;
+                if let Some(old) = state.reset_from {
+                    let detail = format!(
+                        "UIDVALIDITY of {folder} changed from {old} to {validity}: reading the folder anew; \
+                         messages already ingested are recognised as duplicates"
+                    );
+                    tracing::warn!(folder = %folder, old, new = validity, "{detail}");
+                    apply::event(&tx, now(), None, "imap_uidvalidity_changed", &detail)?;
+                }
+                tx.commit()?;
+                Ok(state)
+            })
+            .await?;
         self.settle_owed(&mut mb, validity).await?;
         let mut last = state.last_uid;
         self.moved_unrecorded.clear();
         self.owed.clear();
         loop {
-            last = self.drain(&mut mb, validity, last).await?;
-            self.flush_moves(validity)?;
+            last = match self.drain(&mut mb, validity, last).await {
+                Ok(last) => last,
+                Err(DaemonError::Stopped) => {
+                    mb.logout().await;
+                    return Err(DaemonError::Stopped);
+                }
+                Err(e) => return Err(e),
+            };
+            self.flush_moves(validity).await?;
             self.observer.polled();
             if mode == Mode::Once || self.stopping() {
                 mb.logout().await;
@@ -137,21 +164,29 @@ impl Worker<'_> {
     }
 
     /// Records the moves done since the last commit.
-    fn flush_moves(&mut self, validity: u32) -> Result<(), DaemonError> {
+    async fn flush_moves(&mut self, validity: u32) -> Result<(), DaemonError> {
         if self.moved_unrecorded.is_empty() {
             return Ok(());
         }
-        let tx = self.store.write()?;
-        imap_state::moves_done(&tx, &self.imap.folder, validity, &self.moved_unrecorded)?;
-        tx.commit()?;
-        self.moved_unrecorded.clear();
-        Ok(())
+        let folder = self.imap.folder.clone();
+        let moved = std::mem::take(&mut self.moved_unrecorded);
+        self.db
+            .run(move |p, _| {
+                let tx = p.store.write()?;
+                imap_state::moves_done(&tx, &folder, validity, &moved)?;
+                tx.commit()?;
+                Ok(())
+            })
+            .await
     }
 
     /// Carries out the moves a crash (or a failed move) left owed.
     async fn settle_owed(&mut self, mb: &mut Mailbox, validity: u32) -> Result<(), DaemonError> {
-        let folder = &self.imap.folder;
-        let owed = imap_state::owed_moves(self.store.conn(), folder, validity)?;
+        let folder = self.imap.folder.clone();
+        let owed = self
+            .db
+            .run(move |p, _| Ok(imap_state::owed_moves(p.store.conn(), &folder, validity)?))
+            .await?;
         if owed.is_empty() {
             return Ok(());
         }
@@ -172,32 +207,44 @@ impl Worker<'_> {
             self.stats.moved += uids.len() as u64;
         }
         let all: Vec<u32> = owed.iter().map(|(u, _)| *u).collect();
-        let tx = self.store.write()?;
-        imap_state::moves_done(&tx, folder, validity, &all)?;
-        tx.commit()?;
-        Ok(())
+        let folder = self.imap.folder.clone();
+        self.db
+            .run(move |p, _| {
+                let tx = p.store.write()?;
+                imap_state::moves_done(&tx, &folder, validity, &all)?;
+                tx.commit()?;
+                Ok(())
+            })
+            .await
     }
 
     /// Takes a config reloaded by SIGHUP: the ingest pipeline is rebuilt from
     /// its [support] and [[rules]]; a config that cannot be used is logged
     /// and the running one kept.
-    fn apply_reload(&mut self) {
+    async fn apply_reload(&mut self) -> Result<(), DaemonError> {
         let Some(rx) = self.reload.as_mut() else {
-            return;
+            return Ok(());
         };
         if !rx.has_changed().unwrap_or(false) {
-            return;
+            return Ok(());
         }
         let config = rx.borrow_and_update().clone();
-        match Ingestor::new(&config, &mut self.store) {
-            Ok(i) => {
-                self.ingestor = i;
-                tracing::info!("reloaded: [support] and [[rules]] apply from the next message on");
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "reload failed; the previous settings stay in force")
-            }
-        }
+        self.db
+            .run(move |p, _| {
+                match Ingestor::new(&config, &mut p.store) {
+                    Ok(i) => {
+                        p.ingestor = i;
+                        tracing::info!(
+                            "reloaded: [support] and [[rules]] apply from the next message on"
+                        );
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "reload failed; the previous settings stay in force")
+                    }
+                }
+                Ok(())
+            })
+            .await
     }
 
     /// Ingests everything above `last`; returns the new last committed UID.
@@ -208,7 +255,7 @@ impl Worker<'_> {
         mut last: u32,
     ) -> Result<u32, DaemonError> {
         let cfg = self.imap;
-        self.apply_reload();
+        self.apply_reload().await?;
         loop {
             if self.stopping() {
                 self.move_owed(mb).await?;
@@ -225,106 +272,29 @@ impl Worker<'_> {
                 bytes = sizes.iter().map(|(_, b)| u64::from(*b)).sum::<u64>(),
                 "new mail waiting"
             );
-            for batch in plan::batches(&sizes, cfg.batch_size as usize, MAX_BATCH_BYTES) {
-                // A fetch, a transaction (which may wait busy_timeout_ms), a move.
-                self.observer.expect_within(
-                    Duration::from_secs(cfg.timeout_secs) * 3 + Duration::from_secs(60),
-                );
-                let started = Instant::now();
-                let fetched = mb.fetch(&batch).await?;
-                let fetch_ms = started.elapsed().as_millis() as u64;
-                let at = now();
-                let raws: Vec<Arrival<&[u8]>> = fetched
-                    .iter()
-                    .map(|f| Arrival {
-                        raw: f.raw.as_slice(),
-                        arrived: f.arrived.unwrap_or(at),
-                    })
-                    .collect();
-                let folder = cfg.folder.as_str();
-                let (processed, failed) =
-                    (cfg.processed_folder.as_str(), cfg.failed_folder.as_str());
-                let moved = &self.moved_unrecorded;
-                let reports = self.ingestor.ingest_batch_then(
-                    &mut self.store,
-                    &raws,
-                    now(),
-                    |conn, reports| {
-                        let moves: Vec<(u32, &str)> = fetched
-                            .iter()
-                            .zip(reports)
-                            .map(|(f, r)| {
-                                (
-                                    f.uid,
-                                    if r.outcome == Outcome::Quarantined {
-                                        failed
-                                    } else {
-                                        processed
-                                    },
-                                )
-                            })
-                            .collect();
-                        imap_state::record_batch(conn, folder, validity, &moves)?;
-                        // The previous batch's moves are done: record that
-                        // here rather than pay a commit (an fsync) of its own.
-                        imap_state::moves_done(conn, folder, validity, moved)
-                    },
-                )?;
-                self.moved_unrecorded.clear();
-                self.committed.notify_one();
-                let ingest_ms = started.elapsed().as_millis() as u64 - fetch_ms;
-                let outcomes: Vec<Outcome> = reports.iter().map(|r| r.outcome).collect();
-                self.observer
-                    .ingested(&outcomes, Duration::from_millis(ingest_ms));
+            // Mail too large to fetch takes a place in its batch (so that the
+            // batch's commit covers its UID) but no share of the memory budget.
+            let limit = self.max_message_bytes;
+            let planned: Vec<(u32, u32)> = sizes
+                .iter()
+                .map(|&(uid, b)| (uid, if u64::from(b) > limit { 0 } else { b }))
+                .collect();
+            for batch in plan::batches(&planned, cfg.batch_size as usize, MAX_BATCH_BYTES) {
+                let (to_fetch, too_large) = self.split(&batch, &sizes);
+                match self.batch(mb, validity, &to_fetch, too_large).await {
+                    Ok(()) => {}
+                    Err(DaemonError::Stopped) => {
+                        // This batch stays in the mailbox; earlier ones are moved.
+                        self.move_owed(mb).await?;
+                        return Err(DaemonError::Stopped);
+                    }
+                    Err(e) => return Err(e),
+                }
                 // Committed: from here on a crash only leaves moves owed.
                 last = last.max(batch.iter().copied().max().unwrap_or(last));
-                let mut to_processed = Vec::new();
-                let mut to_failed = Vec::new();
-                for (f, r) in fetched.iter().zip(&reports) {
-                    *self.stats.outcomes.entry(r.outcome).or_default() += 1;
-                    if r.outcome == Outcome::Quarantined {
-                        tracing::warn!(
-                            uid = f.uid,
-                            outcome = %r.outcome,
-                            reason = r.reason.as_deref(),
-                            message_id = r.message_id.as_deref(),
-                            folder = failed,
-                            "message quarantined (kept whole); see `ticketd quarantine list`"
-                        );
-                        to_failed.push(f.uid);
-                    } else {
-                        // One line per message: what became of it, never its text.
-                        tracing::info!(
-                            uid = f.uid,
-                            outcome = %r.outcome,
-                            ticket = r.ticket,
-                            reason = r.reason.as_deref(),
-                            message_id = r.message_id.as_deref(),
-                            "message ingested"
-                        );
-                        to_processed.push(f.uid);
-                    }
-                }
-                self.stats.fetched += fetched.len() as u64;
-                self.owed
-                    .entry(processed.to_owned())
-                    .or_default()
-                    .extend(to_processed);
-                self.owed
-                    .entry(failed.to_owned())
-                    .or_default()
-                    .extend(to_failed);
                 if self.owed.values().map(Vec::len).sum::<usize>() >= MOVE_EVERY {
                     self.move_owed(mb).await?;
                 }
-                tracing::info!(
-                    messages = fetched.len(),
-                    ms = started.elapsed().as_millis() as u64,
-                    fetch_ms,
-                    ingest_ms,
-                    last_uid = last,
-                    "batch committed"
-                );
                 if self.stopping() {
                     // Leave a clean inbox: what is committed is moved now
                     // (had it not been, the next start would move it).
@@ -333,5 +303,205 @@ impl Worker<'_> {
                 }
             }
         }
+    }
+
+    /// The batch's UIDs to fetch, and those over `store.max_message_bytes`.
+    fn split(&self, batch: &[u32], sizes: &[(u32, u32)]) -> (Vec<u32>, Vec<TooLarge>) {
+        let cfg = self.imap;
+        let limit = self.max_message_bytes;
+        let mut fetch = Vec::with_capacity(batch.len());
+        let mut too_large = Vec::new();
+        for &uid in batch {
+            let bytes = sizes
+                .binary_search_by_key(&uid, |(u, _)| *u)
+                .map(|i| u64::from(sizes[i].1))
+                .unwrap_or(0);
+            if bytes <= limit {
+                fetch.push(uid);
+                continue;
+            }
+            let detail = format!(
+                "UID {uid} in {inbox}: {bytes} bytes, over store.max_message_bytes ({limit}); \
+                 moved to {failed} without downloading it. To take it in, raise \
+                 store.max_message_bytes, then move it back to {inbox}",
+                inbox = cfg.folder,
+                failed = cfg.failed_folder,
+            );
+            too_large.push(TooLarge { uid, bytes, detail });
+        }
+        (fetch, too_large)
+    }
+
+    /// One batch: fetch, then parse, decide and commit on the blocking pool
+    /// (with the moves it owes, and the record of the mail too large to
+    /// fetch), then note the moves owed.
+    async fn batch(
+        &mut self,
+        mb: &mut Mailbox,
+        validity: u32,
+        uids: &[u32],
+        too_large: Vec<TooLarge>,
+    ) -> Result<(), DaemonError> {
+        let cfg = self.imap;
+        let timeouts = Duration::from_secs(cfg.timeout_secs) * 3 + Duration::from_secs(60);
+        // A fetch, then (below) the transaction, then a move.
+        self.observer.expect_within(timeouts);
+        let started = Instant::now();
+        let fetched = mb.fetch(uids).await?;
+        let fetch_ms = started.elapsed().as_millis() as u64;
+        let bytes: u64 = fetched.iter().map(|f| f.raw.len() as u64).sum();
+        // However long the ingest takes, the runtime stays free (the watchdog
+        // is fed, /healthz answers); only one past this budget is stuck.
+        self.observer
+            .expect_within(plan::ingest_budget(bytes, self.busy_timeout));
+        let at = now();
+        let fetched_uids: Vec<u32> = fetched.iter().map(|f| f.uid).collect();
+        let mails: Vec<Arrival<Vec<u8>>> = fetched
+            .into_iter()
+            .map(|f| Arrival {
+                raw: f.raw,
+                arrived: f.arrived.unwrap_or(at),
+            })
+            .collect();
+        let job = BatchJob {
+            folder: cfg.folder.clone(),
+            processed: cfg.processed_folder.clone(),
+            failed: cfg.failed_folder.clone(),
+            validity,
+            uids: fetched_uids.clone(),
+            too_large: too_large.iter().map(|t| t.detail.clone()).collect(),
+            too_large_uids: too_large.iter().map(|t| t.uid).collect(),
+            moved: self.moved_unrecorded.clone(),
+        };
+        let reports = self
+            .db
+            .run(move |p, cancel| Ok(job.run(p, &mails, at, cancel)?))
+            .await?;
+        self.observer.expect_within(timeouts);
+        self.moved_unrecorded.clear();
+        self.committed.notify_one();
+        let ingest_ms = started.elapsed().as_millis() as u64 - fetch_ms;
+        let outcomes: Vec<Outcome> = reports.iter().map(|r| r.outcome).collect();
+        self.observer
+            .ingested(&outcomes, Duration::from_millis(ingest_ms));
+        let (processed, failed) = (cfg.processed_folder.as_str(), cfg.failed_folder.as_str());
+        let mut to_processed = Vec::new();
+        let mut to_failed = Vec::new();
+        for (uid, r) in fetched_uids.iter().copied().zip(&reports) {
+            *self.stats.outcomes.entry(r.outcome).or_default() += 1;
+            if r.outcome == Outcome::Quarantined {
+                tracing::warn!(
+                    uid,
+                    outcome = %r.outcome,
+                    reason = r.reason.as_deref(),
+                    message_id = r.message_id.as_deref(),
+                    folder = failed,
+                    "message quarantined (kept whole); see `ticketd quarantine list`"
+                );
+                to_failed.push(uid);
+            } else {
+                // One line per message: what became of it, never its text.
+                tracing::info!(
+                    uid,
+                    outcome = %r.outcome,
+                    ticket = r.ticket,
+                    reason = r.reason.as_deref(),
+                    message_id = r.message_id.as_deref(),
+                    "message ingested"
+                );
+                to_processed.push(uid);
+            }
+        }
+        for t in &too_large {
+            tracing::warn!(
+                uid = t.uid,
+                bytes = t.bytes,
+                limit = self.max_message_bytes,
+                folder = failed,
+                inbox = %cfg.folder,
+                "message over store.max_message_bytes moved to the failed folder without \
+                 downloading it; to take it in, raise store.max_message_bytes and move it back \
+                 to the inbox"
+            );
+            to_failed.push(t.uid);
+        }
+        self.stats.fetched += reports.len() as u64;
+        self.stats.too_large += too_large.len() as u64;
+        self.owed
+            .entry(processed.to_owned())
+            .or_default()
+            .extend(to_processed);
+        self.owed
+            .entry(failed.to_owned())
+            .or_default()
+            .extend(to_failed);
+        tracing::info!(
+            messages = reports.len(),
+            too_large = too_large.len(),
+            ms = started.elapsed().as_millis() as u64,
+            fetch_ms,
+            ingest_ms,
+            bytes,
+            "batch committed"
+        );
+        Ok(())
+    }
+}
+
+/// What a batch's transaction records besides the tickets: where each
+/// message goes, and the mail too large to fetch. Owned, for the blocking pool.
+struct BatchJob {
+    folder: String,
+    processed: String,
+    failed: String,
+    validity: u32,
+    /// The fetched messages' UIDs, in the order of the mails ingested.
+    uids: Vec<u32>,
+    too_large_uids: Vec<u32>,
+    /// The `mail_too_large` event of each of `too_large_uids`.
+    too_large: Vec<String>,
+    /// Moves done since the last commit: recorded with this one.
+    moved: Vec<u32>,
+}
+
+impl BatchJob {
+    fn run(
+        self,
+        p: &mut Parts,
+        mails: &[Arrival<Vec<u8>>],
+        at: Timestamp,
+        cancel: &super::db::Cancel,
+    ) -> Result<Vec<Report>, StoreError> {
+        let Parts { store, ingestor } = p;
+        ingestor.ingest_batch_then(store, mails, at, |conn, reports| {
+            if cancel.is_set() {
+                // Shutdown stopped waiting: whatever an interrupt did to a
+                // message (it may have been quarantined for it), none commits.
+                return Err(StoreError::Invalid(
+                    "shutdown: the batch in hand is rolled back".into(),
+                ));
+            }
+            let mut moves: Vec<(u32, &str)> = self
+                .uids
+                .iter()
+                .zip(reports)
+                .map(|(uid, r)| {
+                    let dest = if r.outcome == Outcome::Quarantined {
+                        &self.failed
+                    } else {
+                        &self.processed
+                    };
+                    (*uid, dest.as_str())
+                })
+                .collect();
+            for (uid, detail) in self.too_large_uids.iter().zip(&self.too_large) {
+                apply::event(conn, at, None, "mail_too_large", detail)?;
+                moves.push((*uid, self.failed.as_str()));
+            }
+            imap_state::record_batch(conn, &self.folder, self.validity, &moves)?;
+            // The previous batch's moves are done: record that here rather
+            // than pay a commit (an fsync) of its own.
+            imap_state::moves_done(conn, &self.folder, self.validity, &self.moved)
+        })
     }
 }

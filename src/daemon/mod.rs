@@ -9,8 +9,14 @@
 //! without ingesting anything twice. And every message's Message-ID (or
 //! hash) is remembered, so even a message fetched twice — after a
 //! UIDVALIDITY change, say — is a `duplicate`, never a second ticket.
+//!
+//! All database work (parse, decide, commit; the mailbox bookkeeping) runs
+//! on the blocking pool (`db.rs`); the async side only talks IMAP and waits.
+//! Mail over `store.max_message_bytes` is never downloaded: its size is
+//! known before the fetch, and it is moved to the failed folder unread.
 
 pub(crate) mod backoff;
+mod db;
 mod folder;
 mod plan;
 
@@ -47,6 +53,10 @@ pub enum DaemonError {
     Setup(#[from] SetupError),
     #[error("`ticketd run` reads a mailbox: add an [imap] section to the config (see config/ticketd.example.toml)")]
     NoImap,
+    /// Shutdown did not wait for the database work in hand (it rolled back
+    /// or was abandoned; nothing of it was acknowledged in the mailbox).
+    #[error("stopped before the work in hand committed; the mailbox still holds it")]
+    Stopped,
 }
 
 impl From<rusqlite::Error> for DaemonError {
@@ -61,7 +71,7 @@ impl DaemonError {
         match self {
             DaemonError::Imap(e) => !e.needs_operator(),
             DaemonError::Store(e) => e.is_temporary(),
-            DaemonError::Setup(_) | DaemonError::NoImap => false,
+            DaemonError::Setup(_) | DaemonError::NoImap | DaemonError::Stopped => false,
         }
     }
 }
@@ -99,13 +109,20 @@ pub async fn run(
         reload,
     } = hooks;
     let imap = config.imap.as_ref().ok_or(DaemonError::NoImap)?;
-    // fsync on every commit: a message is moved out of the inbox right after.
-    let mut store = Store::from_config(&config.store, Durability::Full)?;
-    let ingestor = Ingestor::new(config, &mut store)?;
+    let owned = config.clone();
+    let parts = tokio::task::spawn_blocking(move || -> Result<db::Parts, DaemonError> {
+        // fsync on every commit: a message is moved out of the inbox right after.
+        let mut store = Store::from_config(&owned.store, Durability::Full)?;
+        let ingestor = Ingestor::new(&owned, &mut store)?;
+        Ok(db::Parts { store, ingestor })
+    })
+    .await
+    .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
     let mut d = folder::Worker {
         imap,
-        store,
-        ingestor,
+        db: db::Db::new(parts, shutdown.clone()),
+        max_message_bytes: config.store.max_message_bytes,
+        busy_timeout: Duration::from_millis(config.store.busy_timeout_ms),
         shutdown,
         committed,
         observer: observer.clone(),
@@ -117,7 +134,7 @@ pub async fn run(
     let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(300));
     loop {
         match d.session(mode, &mut backoff).await {
-            Ok(()) => return Ok(d.stats),
+            Ok(()) | Err(DaemonError::Stopped) => return Ok(d.stats),
             Err(e) if mode == Mode::Once => return Err(e),
             Err(e) => match retry_wait(&e, imap, &mut backoff) {
                 None => return Err(e),
@@ -141,7 +158,10 @@ fn retry_wait(e: &DaemonError, imap: &ImapConfig, backoff: &mut Backoff) -> Opti
         DaemonError::Imap(i) if i.needs_operator() => backoff::OPERATOR_WAIT,
         DaemonError::Imap(_) => backoff.next(backoff::jitter()),
         DaemonError::Store(s) if s.is_temporary() => backoff.next(backoff::jitter()),
-        DaemonError::Store(_) | DaemonError::Setup(_) | DaemonError::NoImap => return None,
+        DaemonError::Store(_)
+        | DaemonError::Setup(_)
+        | DaemonError::NoImap
+        | DaemonError::Stopped => return None,
     };
     tracing::error!(
         error = %e,

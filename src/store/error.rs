@@ -19,6 +19,9 @@ pub enum StoreError {
     Busy,
     #[error("disk or database full ({0}): free space, then retry; the mail was not taken")]
     Full(String),
+    /// The work was interrupted (shutdown): rolled back, to be done again.
+    #[error("interrupted: ticketd is stopping; the work was rolled back and is done again at the next start")]
+    Interrupted,
     #[error("cannot {what}: {source}")]
     Io {
         what: String,
@@ -48,7 +51,7 @@ impl StoreError {
     /// Whether the same work may succeed later (the MTA should retry: exit 75).
     pub fn is_temporary(&self) -> bool {
         match self {
-            StoreError::Busy | StoreError::Full(_) => true,
+            StoreError::Busy | StoreError::Full(_) | StoreError::Interrupted => true,
             StoreError::Io { source, .. } => !matches!(
                 source.kind(),
                 std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::InvalidInput
@@ -69,6 +72,7 @@ impl From<rusqlite::Error> for StoreError {
                 StoreError::Busy
             }
             Some(rusqlite::ErrorCode::DiskFull) => StoreError::Full(e.to_string()),
+            Some(rusqlite::ErrorCode::OperationInterrupted) => StoreError::Interrupted,
             _ => StoreError::Sqlite(e),
         }
     }

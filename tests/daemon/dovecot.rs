@@ -190,9 +190,19 @@ impl Imap {
     }
 
     pub fn append(&mut self, folder: &str, raw: &[u8]) {
+        self.append_with(folder, "", raw);
+    }
+
+    /// APPEND with an INTERNALDATE (when the server took the mail in), as
+    /// IMAP writes it: `"30-Nov-2026 08:00:00 +0000"`.
+    pub fn append_at(&mut self, folder: &str, internal_date: &str, raw: &[u8]) {
+        self.append_with(folder, &format!("\"{internal_date}\" "), raw);
+    }
+
+    fn append_with(&mut self, folder: &str, date: &str, raw: &[u8]) {
         self.tag += 1;
         let tag = format!("t{}", self.tag);
-        write!(self.w, "{tag} APPEND {folder} {{{}}}\r\n", raw.len()).expect("write");
+        write!(self.w, "{tag} APPEND {folder} {date}{{{}}}\r\n", raw.len()).expect("write");
         let mut cont = String::new();
         self.r.read_line(&mut cont).expect("continuation");
         assert!(cont.starts_with('+'), "APPEND refused: {cont}");

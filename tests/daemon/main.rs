@@ -1,8 +1,11 @@
 //! `ticketd run` against a real, private Dovecot: the fetch loop, IDLE,
 //! reconnects, UIDVALIDITY, TLS, and a SIGKILL in the middle of a batch.
+//! (Heavy and hostile mail: `heavy.rs`.)
 
+mod courier;
 mod delivery;
 mod dovecot;
+mod heavy;
 mod service;
 mod smtp_sink;
 mod tokens;

@@ -181,6 +181,17 @@ pub fn mail(headers: &str, body: &str) -> Vec<u8> {
     format!("{headers}\nDate: Mon, 30 Nov 2026 08:00:00 +0000\n\n{body}\n").into_bytes()
 }
 
+/// The details of a ticket's events of one kind (`t` as `tickets show --json`).
+pub fn events(t: &Value, kind: &str) -> Vec<String> {
+    t["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["kind"] == kind)
+        .map(|e| e["detail"].as_str().unwrap_or("").to_owned())
+        .collect()
+}
+
 pub fn strings(v: &Value) -> Vec<String> {
     v.as_array()
         .expect("array")

@@ -76,15 +76,7 @@ fn ten_thousand_cc_addresses_are_capped_and_the_cut_logged() {
     let t = desk.ticket(1);
     // Unverified, Ann can bring at most support.max_unverified_watchers.
     assert_eq!(t["watchers"].as_array().map(Vec::len), Some(5));
-    let kinds = |t: &serde_json::Value, kind: &str| -> Vec<String> {
-        t["events"]
-            .as_array()
-            .expect("events")
-            .iter()
-            .filter(|e| e["kind"] == kind)
-            .map(|e| e["detail"].as_str().unwrap_or("").to_owned())
-            .collect()
-    };
+    let kinds = crate::desk::events;
     assert!(kinds(&t, "watchers_capped")[0].contains("9995"), "{t}");
     assert!(kinds(&t, "unverified_sender")[0].contains("9995"), "{t}");
     // Verified by the trusted MTA, the ticket's own cap holds.

@@ -5,13 +5,7 @@ use crate::desk::{fixture, mail, strings, Desk, BASE_CONFIG, VERIFIED};
 
 /// The details of a ticket's events of one kind.
 fn events_of(desk: &Desk, ticket: i64, kind: &str) -> Vec<String> {
-    desk.ticket(ticket)["events"]
-        .as_array()
-        .expect("events")
-        .iter()
-        .filter(|e| e["kind"] == kind)
-        .map(|e| e["detail"].as_str().unwrap_or("").to_owned())
-        .collect()
+    crate::desk::events(&desk.ticket(ticket), kind)
 }
 
 fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {

@@ -3,9 +3,7 @@
 //! out, nothing relayed to customers, no watcher added) and what must (an
 //! internal note or a ticket of its own, an `unverified_sender` event).
 
-use serde_json::Value;
-
-use crate::desk::{fixture, mail, strings, Desk, VERIFIED};
+use crate::desk::{events, fixture, mail, strings, Desk, VERIFIED};
 
 /// The phishing text a forger wants mailed from the support address.
 const BAIT: &str = "please confirm your card number at http://evil.example/pay";
@@ -20,16 +18,6 @@ fn desk_with_ticket() -> (Desk, usize) {
     assert_eq!(r["ticket"], 1);
     let before = desk.outbox().len();
     (desk, before)
-}
-
-fn events(t: &Value, kind: &str) -> Vec<String> {
-    t["events"]
-        .as_array()
-        .expect("events")
-        .iter()
-        .filter(|e| e["kind"] == kind)
-        .map(|e| e["detail"].as_str().unwrap_or("").to_owned())
-        .collect()
 }
 
 /// Notification bodies queued since `from` (by outbox row order).

@@ -2,7 +2,6 @@
 //! reconnects, UIDVALIDITY, TLS, and a SIGKILL in the middle of a batch.
 //! (Heavy and hostile mail: `heavy.rs`.)
 
-mod courier;
 mod delivery;
 mod dovecot;
 mod heavy;

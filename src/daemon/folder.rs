@@ -384,6 +384,7 @@ impl Worker<'_> {
         let outcomes: Vec<Outcome> = reports.iter().map(|r| r.outcome).collect();
         self.observer
             .ingested(&outcomes, Duration::from_millis(ingest_ms));
+        self.observer.too_large(too_large.len() as u64);
         let (processed, failed) = (cfg.processed_folder.as_str(), cfg.failed_folder.as_str());
         let mut to_processed = Vec::new();
         let mut to_failed = Vec::new();

@@ -5,6 +5,12 @@
 //! Sessions are reused from one notification to the next within a pass.
 //! A password link's token is minted here, as its mail is composed, so it
 //! exists in that mail only (the database keeps its hash).
+//!
+//! Every database call runs on tokio's blocking pool (the connection is lent
+//! to it and handed back, see [`on_pool`]): another process holding the
+//! write lock makes the courier wait up to `store.busy_timeout_ms`, never the
+//! runtime (`/healthz`, the watchdog, IDLE). Shutdown waits for a job in
+//! hand: each is one short transaction, bounded by that busy timeout.
 
 pub mod compose;
 pub mod html_body;
@@ -84,7 +90,9 @@ impl std::fmt::Display for PassStats {
 
 /// Sends the outbox: owns its own database connection and SMTP sessions.
 pub struct Courier {
-    store: Store,
+    /// `None` while a job has it on the blocking pool (and for good after a
+    /// job was lost: see [`on_pool`]).
+    store: Option<Store>,
     connector: Connector,
     identity: Identity,
     policy: RetryPolicy,
@@ -101,10 +109,10 @@ impl Courier {
         // Marks are safe against a process crash without an fsync each: after
         // a power cut a row may be sent once more, which the contract allows.
         let mut store = Store::from_config(&config.store, Durability::Normal)?;
-        let identity = identity(config, &mut store)?;
+        let identity = identity(config, store.hmac_secret()?)?;
         let hello = email_domain(&config.support.address).unwrap_or("localhost");
         Ok(Courier {
-            store,
+            store: Some(store),
             connector: Connector::new(smtp, hello)?,
             identity,
             policy: RetryPolicy {
@@ -136,7 +144,7 @@ impl Courier {
         let mut stats = PassStats::default();
         let mut relay_checked = false;
         while !*stop.borrow() {
-            if !outbox::any_due(self.store.conn(), now())? {
+            if !on_pool(&mut self.store, |s| outbox::any_due(s.conn(), now())).await? {
                 break;
             }
             if !relay_checked {
@@ -152,16 +160,17 @@ impl Courier {
             }
             // Claimed rows are ours for a while: another courier (a
             // `ticketd run --once` from cron, say) skips them.
-            let rows = {
-                let tx = self.store.write()?;
+            let rows = on_pool(&mut self.store, |s| {
+                let tx = s.write()?;
                 let rows = outbox::claim_for_sending(&tx, now(), PAGE, CLAIM_SECS)?;
-                tx.commit().map_err(StoreError::from)?;
-                rows
-            };
+                tx.commit()?;
+                Ok(rows)
+            })
+            .await?;
             if rows.is_empty() {
                 break;
             }
-            let bouncing = outbox::bouncing(self.store.conn())?;
+            let bouncing = on_pool(&mut self.store, |s| outbox::bouncing(s.conn())).await?;
             let mut queue = VecDeque::with_capacity(rows.len());
             // Rows claimed but not attempted: handed back at the end.
             let mut unsent: Vec<i64> = Vec::new();
@@ -173,17 +182,20 @@ impl Courier {
                     unsent.push(claimed.row.id);
                     continue;
                 }
-                match self.prepare(&claimed, &bouncing) {
+                match self.prepare(&claimed, &bouncing).await {
                     Ok(message) => queue.push_back((claimed.row, message)),
-                    Err(Unready::Never(reason)) => record(
-                        &mut self.store,
-                        &self.policy,
-                        self.observer.as_deref(),
-                        &claimed.row,
-                        Attempt::Permanent,
-                        reason,
-                        &mut stats,
-                    )?,
+                    Err(Unready::Never(reason)) => {
+                        record(
+                            &mut self.store,
+                            &self.policy,
+                            self.observer.as_deref(),
+                            claimed.row,
+                            Attempt::Permanent,
+                            reason,
+                            &mut stats,
+                        )
+                        .await?
+                    }
                     Err(Unready::Store(e)) => {
                         tracing::warn!(outbox = claimed.row.id, kind = %claimed.row.kind, error = %e, "cannot mint the password link now; the notification waits");
                         unsent.push(claimed.row.id);
@@ -230,21 +242,28 @@ impl Courier {
                 };
                 // Sends already in flight are still recorded after a failed
                 // write, so a busy database resends as little as possible.
+                // (The store is a field apart from the connector the sends
+                // in flight borrow.)
                 if let Err(e) = record(
                     &mut self.store,
                     &self.policy,
                     self.observer.as_deref(),
-                    &row,
+                    row,
                     attempt,
                     detail,
                     &mut stats,
-                ) {
+                )
+                .await
+                {
                     record_error.get_or_insert(e);
                 }
             }
             unsent.extend(queue.iter().map(|(row, _)| row.id));
             if !unsent.is_empty() {
-                outbox::release(self.store.conn(), &unsent, now())?;
+                on_pool(&mut self.store, move |s| {
+                    outbox::release(s.conn(), &unsent, now())
+                })
+                .await?;
             }
             if let Some(e) = record_error {
                 return Err(e);
@@ -277,7 +296,7 @@ impl Courier {
     /// Whether the row can go at all: not to a bouncing address, and it
     /// composes; a password link gets its token first (committed before the
     /// mail is sent, so the stored hash is never older than the mail).
-    fn prepare(
+    async fn prepare(
         &mut self,
         claimed: &Claimed,
         bouncing: &HashSet<String>,
@@ -292,7 +311,7 @@ impl Courier {
         if !needs_token(row) {
             return compose(row, &self.identity).map_err(never);
         }
-        let body_text = self.mint(claimed).map_err(|e| match e {
+        let body_text = self.mint(claimed).await.map_err(|e| match e {
             StoreError::NotFound(reason) => Unready::Never(reason),
             e => Unready::Store(e),
         })?;
@@ -306,21 +325,21 @@ impl Courier {
 
     /// Mints the row's token in a short write transaction of its own;
     /// returns the body with the link filled in.
-    fn mint(&mut self, claimed: &Claimed) -> Result<String, StoreError> {
+    async fn mint(&mut self, claimed: &Claimed) -> Result<String, StoreError> {
         let row = &claimed.row;
-        let email = row.to.first().ok_or_else(|| {
-            StoreError::NotFound(format!("outbox row {} has no recipient", row.id))
-        })?;
-        let tx = self.store.write()?;
-        let token = tokens::mint_for_outbox(
-            &tx,
-            row.id,
-            claimed.token_id,
-            email,
-            now(),
-            self.token_hours,
-        )?;
-        tx.commit()?;
+        let email = row
+            .to
+            .first()
+            .ok_or_else(|| StoreError::NotFound(format!("outbox row {} has no recipient", row.id)))?
+            .clone();
+        let (id, token_id, hours) = (row.id, claimed.token_id, self.token_hours);
+        let token = on_pool(&mut self.store, move |s| {
+            let tx = s.write()?;
+            let token = tokens::mint_for_outbox(&tx, id, token_id, &email, now(), hours)?;
+            tx.commit()?;
+            Ok(token)
+        })
+        .await?;
         Ok(tokens::fill_placeholder(&row.body_text, &token))
     }
 
@@ -336,7 +355,7 @@ impl Courier {
         while !*stop.borrow() {
             if let Some(rx) = reload.as_mut().filter(|r| r.has_changed().unwrap_or(false)) {
                 let config = rx.borrow_and_update().clone();
-                self.reidentify(&config);
+                self.reidentify(&config).await;
             }
             let (wait, wake_early) = match self.pass(&stop).await {
                 Ok(stats) => {
@@ -349,7 +368,7 @@ impl Courier {
                             "outbox pass"
                         );
                     }
-                    (self.until_next_due(), true)
+                    (self.until_next_due().await, true)
                 }
                 Err(e) => {
                     let wait = match e {
@@ -371,8 +390,8 @@ impl Courier {
         }
     }
 
-    fn until_next_due(&self) -> Duration {
-        match outbox::next_due(self.store.conn()) {
+    async fn until_next_due(&mut self) -> Duration {
+        match on_pool(&mut self.store, |s| outbox::next_due(s.conn())).await {
             Ok(Some(Timestamp(t))) => {
                 Duration::from_secs((t - now().0).clamp(1, POLL.as_secs() as i64) as u64)
             }
@@ -382,9 +401,13 @@ impl Courier {
 
     /// A reloaded [support]: the From name, the reply addresses and the
     /// links' lifetime follow it.
-    fn reidentify(&mut self, config: &Config) {
+    async fn reidentify(&mut self, config: &Config) {
         self.token_hours = config.support.password_token_hours;
-        match identity(config, &mut self.store) {
+        let secret = on_pool(&mut self.store, |s| s.hmac_secret()).await;
+        match secret
+            .map_err(DeliveryError::from)
+            .and_then(|secret| identity(config, secret))
+        {
             Ok(i) => self.identity = i,
             Err(e) => tracing::error!(error = %e, "reload: keeping the previous From address"),
         }
@@ -400,9 +423,9 @@ impl Courier {
 }
 
 /// Who ticketd's mail is from, by the config and the database's secret.
-fn identity(config: &Config, store: &mut Store) -> Result<Identity, DeliveryError> {
+fn identity(config: &Config, secret: Vec<u8>) -> Result<Identity, DeliveryError> {
     let s = &config.support;
-    let addressing = Addressing::new(&s.address, &s.aliases, store.hmac_secret()?);
+    let addressing = Addressing::new(&s.address, &s.aliases, secret);
     Identity::new(&s.name, &s.address, addressing).map_err(|e| DeliveryError::Identity {
         address: s.address.clone(),
         reason: e.to_string(),
@@ -459,11 +482,11 @@ async fn send_one(
 }
 
 /// Records what an attempt came to: the row, its event, and a log line.
-fn record(
-    store: &mut Store,
+async fn record(
+    store: &mut Option<Store>,
     policy: &RetryPolicy,
     observer: Option<&Observer>,
-    row: &Outgoing,
+    row: Outgoing,
     attempt: Attempt,
     detail: String,
     stats: &mut PassStats,
@@ -497,15 +520,60 @@ fn record(
             Recorded::Failed { error }
         }
     };
-    let tx = store.write()?;
-    outbox::record(&tx, row, &recorded, at)?;
-    tx.commit().map_err(StoreError::from)?;
+    let outcome = match recorded {
+        Recorded::Sent { .. } => "sent",
+        Recorded::Retry { .. } => "deferred",
+        Recorded::Failed { .. } => "failed",
+    };
+    on_pool(store, move |s| {
+        let tx = s.write()?;
+        outbox::record(&tx, &row, &recorded, at)?;
+        tx.commit()?;
+        Ok(())
+    })
+    .await?;
     if let Some(o) = observer {
-        o.delivery(match recorded {
-            Recorded::Sent { .. } => "sent",
-            Recorded::Retry { .. } => "deferred",
-            Recorded::Failed { .. } => "failed",
-        });
+        o.delivery(outcome);
     }
     Ok(())
+}
+
+/// Runs `job` on the courier's connection on tokio's blocking pool and waits
+/// for it: the connection is taken from `slot`, lent to the job and put back.
+/// Taking the slot, not the courier, leaves the connector free for the sends
+/// in flight. A job that never came back (it panicked, or the runtime is
+/// shutting down) takes the connection with it: a [`StoreError::Invalid`]
+/// says so, then and on every later call, until ticketd restarts.
+async fn on_pool<T, F>(slot: &mut Option<Store>, job: F) -> Result<T, StoreError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
+{
+    let mut store = slot.take().ok_or_else(|| {
+        StoreError::Invalid(
+            "the courier lost its database connection to a failed job (see the log); \
+             notifications wait in the outbox until ticketd restarts"
+                .into(),
+        )
+    })?;
+    let joined = tokio::task::spawn_blocking(move || {
+        let r = job(&mut store);
+        (store, r)
+    })
+    .await;
+    match joined {
+        Ok((store, r)) => {
+            *slot = Some(store);
+            r
+        }
+        Err(e) => Err(StoreError::Invalid(format!(
+            "cannot finish the courier's database work ({}); notifications wait in the \
+             outbox until ticketd restarts",
+            if e.is_panic() {
+                "it panicked"
+            } else {
+                "the runtime is shutting down"
+            }
+        ))),
+    }
 }

@@ -53,7 +53,10 @@ impl Metrics {
         let r = &mut m.registry;
         r.register(
             "messages",
-            "Messages ingested, by outcome (created, updated, duplicate, ignored, refused, quarantined)",
+            "Messages taken from the mailbox, by outcome: ingested as created, updated, duplicate, \
+             ignored, refused or quarantined (kept whole, see `ticketd quarantine list`); too_large: \
+             over store.max_message_bytes, moved to the failed folder unread (not quarantined: raise \
+             the limit and move it back to the inbox)",
             m.messages.clone(),
         );
         r.register(
@@ -91,11 +94,20 @@ impl Metrics {
     }
 
     pub fn message(&self, o: Outcome) {
+        self.messages_by(o.as_str(), 1);
+    }
+
+    /// `n` messages over `store.max_message_bytes`, moved unread.
+    pub fn too_large(&self, n: u64) {
+        self.messages_by("too_large", n);
+    }
+
+    fn messages_by(&self, outcome: &str, n: u64) {
         self.messages
             .get_or_create(&OutcomeLabel {
-                outcome: o.as_str().to_owned(),
+                outcome: outcome.to_owned(),
             })
-            .inc();
+            .inc_by(n);
     }
 
     pub fn delivery(&self, outcome: &str) {

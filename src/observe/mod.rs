@@ -112,6 +112,14 @@ impl Observer {
         }
     }
 
+    /// Mail over `store.max_message_bytes` moved to the failed folder unread
+    /// (its batch committed): counted as outcome `too_large`.
+    pub fn too_large(&self, n: u64) {
+        if n > 0 {
+            self.metrics.too_large(n);
+        }
+    }
+
     /// One notification's delivery attempt: "sent", "deferred" or "failed".
     pub fn delivery(&self, outcome: &'static str) {
         self.metrics.delivery(outcome);
@@ -204,14 +212,18 @@ mod tests {
             &[Outcome::Created, Outcome::Created, Outcome::Ignored],
             Duration::from_millis(3),
         );
+        o.too_large(0);
+        o.too_large(2);
         o.delivery("sent");
         o.imap_connected(true);
         let text = o.render_metrics();
         for line in [
             "ticketd_messages_total{outcome=\"created\"} 2",
             "ticketd_messages_total{outcome=\"ignored\"} 1",
+            "ticketd_messages_total{outcome=\"too_large\"} 2",
             "ticketd_notifications_total{outcome=\"sent\"} 1",
             "ticketd_imap_connected 1",
+            // Never ingested: no share of the ingest time.
             "ticketd_ingest_seconds_count 3",
         ] {
             assert!(text.contains(line), "{line} in\n{text}");

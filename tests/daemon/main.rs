@@ -2,9 +2,11 @@
 //! reconnects, UIDVALIDITY, TLS, and a SIGKILL in the middle of a batch.
 //! (Heavy and hostile mail: `heavy.rs`.)
 
+mod courier;
 mod delivery;
 mod dovecot;
 mod heavy;
+mod metrics;
 mod service;
 mod smtp_sink;
 mod tokens;

@@ -72,6 +72,7 @@ pub struct Config {
     pub imap: Option<ImapConfig>,
     pub smtp: Option<SmtpConfig>,
     pub metrics: Option<MetricsConfig>,
+    pub portal: Option<PortalConfig>,
     pub log: LogConfig,
     pub rules: Vec<RuleConfig>,
 }
@@ -226,6 +227,36 @@ pub struct MetricsConfig {
     pub listen: String,
 }
 
+/// `[portal]`: the web portal and desk (DESIGN §8, §9).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortalConfig {
+    /// Where the portal listens; put a TLS reverse proxy in front and set
+    /// `support.portal_url` to its public URL.
+    pub listen: String,
+    /// How long a session lasts without use.
+    #[serde(default = "default_session_days")]
+    pub session_days: u32,
+    /// The create form's category choices (empty: free text).
+    #[serde(default)]
+    pub categories: Vec<String>,
+    /// Structured fields of the create form.
+    #[serde(default)]
+    pub fields: Vec<PortalField>,
+}
+
+/// One `[[portal.fields]]`: form field `field.NAME`, stored in the ticket's `fields`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortalField {
+    pub name: String,
+    pub label: String,
+    #[serde(default)]
+    pub required: bool,
+    /// A regex the value must match (checked on the server).
+    pub pattern: Option<String>,
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogConfig {
@@ -267,6 +298,9 @@ fn default_tag() -> String {
 }
 fn default_throttle() -> u32 {
     20
+}
+fn default_session_days() -> u32 {
+    14
 }
 fn default_max_attachments() -> usize {
     100
@@ -450,6 +484,61 @@ fn authserv_id_problem(id: &str) -> Option<&'static str> {
     }
 }
 
+fn validate_portal(p: &PortalConfig, problems: &mut Vec<Problem>) {
+    if p.listen.parse::<std::net::SocketAddr>().is_err() {
+        problems.push(Problem {
+            key: "portal.listen".into(),
+            message: format!(
+                "{:?} is not an address:port such as \"127.0.0.1:8080\"",
+                p.listen
+            ),
+        });
+    }
+    if p.session_days == 0 {
+        problems.push(Problem {
+            key: "portal.session_days".into(),
+            message: "must be at least 1 (default 14)".into(),
+        });
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (i, f) in p.fields.iter().enumerate() {
+        let key = format!("portal.fields[{i}]");
+        let ok_name = !f.name.is_empty()
+            && f.name.len() <= 40
+            && f.name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !ok_name {
+            problems.push(Problem {
+                key: format!("{key}.name"),
+                message: format!(
+                    "{:?}: use lower-case letters, digits and _ (it is the form field field.NAME)",
+                    f.name
+                ),
+            });
+        } else if !seen.insert(f.name.clone()) {
+            problems.push(Problem {
+                key: format!("{key}.name"),
+                message: format!("{:?} is used by an earlier field", f.name),
+            });
+        }
+        if f.label.trim().is_empty() {
+            problems.push(Problem {
+                key: format!("{key}.label"),
+                message: "must not be empty: it is what the form shows".into(),
+            });
+        }
+        if let Some(pat) = &f.pattern {
+            if let Err(e) = regex::Regex::new(pat) {
+                problems.push(Problem {
+                    key: format!("{key}.pattern"),
+                    message: format!("not a valid regular expression: {e}"),
+                });
+            }
+        }
+    }
+}
+
 /// Every key ticketd knows, per section; anything else is reported.
 const KNOWN: &[(&str, &[&str])] = &[
     (
@@ -523,9 +612,14 @@ const KNOWN: &[(&str, &[&str])] = &[
         ],
     ),
     ("metrics", &["listen"]),
+    (
+        "portal",
+        &["listen", "session_days", "categories", "fields"],
+    ),
     ("log", &["level"]),
 ];
 const RULE_KEYS: &[&str] = &["name", "field", "pattern", "priority", "category"];
+const PORTAL_FIELD_KEYS: &[&str] = &["name", "label", "required", "pattern"];
 
 impl Config {
     /// Reads and validates the config file at `path`.
@@ -594,6 +688,7 @@ impl Config {
         let imap: Option<ImapConfig> = section(&mut root, "imap", &mut problems);
         let smtp: Option<SmtpConfig> = section(&mut root, "smtp", &mut problems);
         let metrics: Option<MetricsConfig> = section(&mut root, "metrics", &mut problems);
+        let portal: Option<PortalConfig> = section(&mut root, "portal", &mut problems);
         let log: LogConfig = section(&mut root, "log", &mut problems).unwrap_or_default();
         let rules: Vec<RuleConfig> = match root.remove("rules") {
             None => Vec::new(),
@@ -716,6 +811,9 @@ impl Config {
                 });
             }
         }
+        if let Some(p) = &portal {
+            validate_portal(p, &mut problems);
+        }
         for (i, rule) in rules.iter().enumerate() {
             if let Err(p) = crate::domain::rules::Rule::compile(rule) {
                 problems.extend(p.into_iter().map(|(key, message)| Problem {
@@ -734,6 +832,7 @@ impl Config {
             imap,
             smtp,
             metrics,
+            portal,
             log,
             rules,
         })
@@ -788,6 +887,14 @@ fn strip_unknown(root: &mut toml::Table, problems: &mut Vec<Problem>) {
             Some((_, keys)) => {
                 if let Some(toml::Value::Table(t)) = root.get_mut(&key) {
                     remove_unknown(t, keys, &key, problems);
+                    if let Some(toml::Value::Array(fields)) = t.get_mut("fields") {
+                        for (i, f) in fields.iter_mut().enumerate() {
+                            if let toml::Value::Table(f) = f {
+                                let at = format!("{key}.fields[{i}]");
+                                remove_unknown(f, PORTAL_FIELD_KEYS, &at, problems);
+                            }
+                        }
+                    }
                 }
             }
         }
@@ -1289,7 +1396,7 @@ priority = "whenever"
         let text = std::fs::read_to_string(&path).expect("example config");
         let c = Config::parse(&text, Path::new("/etc/ticketd")).expect("example parses");
         assert_eq!(c.support.address, "support@example.test");
-        assert_eq!(c.rules.len(), 2);
+        assert_eq!(c.rules.len(), 2, "[[portal.fields]] are not rules");
         assert_eq!(c.store.path, Path::new("/etc/ticketd/ticketd.db"));
         for (section, keys) in KNOWN {
             assert!(
@@ -1298,12 +1405,15 @@ priority = "whenever"
             );
             for key in *keys {
                 assert!(
-                    text.contains(&format!("{key} =")),
+                    text.contains(&format!("{key} ="))
+                        || text.contains(&format!("[[{section}.{key}]]")),
                     "{section}.{key} undocumented"
                 );
             }
         }
-        for key in RULE_KEYS {
+        let portal = c.portal.expect("[portal] in the example");
+        assert_eq!(portal.fields.len(), 1);
+        for key in RULE_KEYS.iter().chain(PORTAL_FIELD_KEYS) {
             assert!(
                 text.contains(&format!("{key} =")),
                 "rules.{key} undocumented"

@@ -23,6 +23,11 @@ use crate::store::apply::{self, ApplyEnv, MailBudget, SeenKey};
 use crate::store::console::{self, ConsoleUpdate, UpdateSummary};
 use crate::store::{snapshot, Store, StoreError};
 
+mod web;
+
+pub use crate::domain::web::WebUpdate;
+pub use web::{DeskReply, NewTicket, Upload};
+
 /// What happened to one message: the contract's JSON line, plus the trace.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Report {
@@ -315,7 +320,13 @@ impl Ingestor {
         now: Timestamp,
     ) -> Result<UpdateSummary, StoreError> {
         let tx = store.write()?;
-        let summary = console::update_ticket(&tx, &self.env(now, Mode::Commit), id, update)?;
+        let summary = console::update_ticket(
+            &tx,
+            &self.env(now, Mode::Commit),
+            id,
+            update,
+            console::Actor::Console,
+        )?;
         tx.commit()?;
         Ok(summary)
     }
@@ -556,7 +567,7 @@ impl Ingestor {
                     conn,
                     &env,
                     msg,
-                    raw_id,
+                    Some(raw_id),
                     change,
                     &d.notifications,
                 )?)
@@ -586,7 +597,8 @@ impl Ingestor {
                 tracing::warn!(quarantine = id, reason, sender, "message quarantined");
                 None
             }
-            Change::Nothing | Change::MarkBouncing { .. } => {
+            // (`Forbidden` is the portal's: mail never names a ticket outright.)
+            Change::Nothing | Change::MarkBouncing { .. } | Change::Forbidden => {
                 keep_ignored(conn, raw, d.reason.as_deref(), &summary, now)?;
                 None
             }

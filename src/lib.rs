@@ -27,3 +27,4 @@ pub mod observe;
 pub mod render;
 pub mod store;
 pub mod tls;
+pub mod web;

@@ -16,6 +16,10 @@ const BUILT_IN: &[(NotificationKind, &str)] = &[
         include_str!("../config/templates/password_setup.txt"),
     ),
     (
+        NotificationKind::PasswordReset,
+        include_str!("../config/templates/password_reset.txt"),
+    ),
+    (
         NotificationKind::TicketReceived,
         include_str!("../config/templates/ticket_received.txt"),
     ),

@@ -147,6 +147,8 @@ pub enum Command {
     Users(admin::UsersCmd),
     /// An online copy of the database to PATH (consistent while ticketd runs).
     Backup { path: PathBuf },
+    /// The web portal alone (`[portal]`) on the same database, without IMAP.
+    Portal,
 }
 
 /// Parses the arguments, runs the command, and turns the outcome into an exit code.
@@ -184,7 +186,7 @@ fn run(cli: Cli) -> CmdResult {
     // The daemon tells what it does; console commands stay quiet.
     logging::init(
         Some(&config),
-        if matches!(cli.command, Command::Run { .. }) {
+        if matches!(cli.command, Command::Run { .. } | Command::Portal) {
             "info"
         } else {
             "warn"
@@ -202,6 +204,7 @@ fn run(cli: Cli) -> CmdResult {
         Command::Log(c) => admin::log(&config, c),
         Command::Users(c) => admin::users(&config, c),
         Command::Backup { path } => admin::backup(&config, &path),
+        Command::Portal => run::portal(&config),
     }
 }
 

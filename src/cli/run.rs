@@ -81,6 +81,10 @@ pub fn run(config: &Config, path: &Path, once: bool) -> CmdResult {
             outln!("outbox: {sent}");
             return Ok(());
         }
+        let portal = match &config.portal {
+            Some(p) => Some(portal_parts(config, &p.listen).await?),
+            None => None,
+        };
         let metrics = match &config.metrics {
             Some(m) => Some(
                 http::bind(&m.listen)
@@ -124,12 +128,84 @@ pub fn run(config: &Config, path: &Path, once: bool) -> CmdResult {
                 http::serve(listener, observer.clone(), stop.clone()).await;
             }
         };
-        let (result, (), (), (), ()) = tokio::join!(mailbox, delivery, status, endpoint, chores);
+        let web = serve_portal(portal, stop.clone());
+        let (result, (), (), (), (), ()) =
+            tokio::join!(mailbox, delivery, status, endpoint, chores, web);
         let stats = result.map_err(daemon_failure)?;
         report(&stats, false);
         Ok(())
     });
     // Dropping the runtime would wait for every blocking task, however long.
+    rt.shutdown_timeout(EXIT_WAIT);
+    result
+}
+
+/// The portal's state and listener, made before anything runs: a portal
+/// that cannot start (a plain-http public URL, a busy port) is a config
+/// error at start, not a surprise later.
+async fn portal_parts(
+    config: &Config,
+    listen: &str,
+) -> Result<(crate::web::State, tokio::net::TcpListener), Failure> {
+    let state = crate::web::state(config).map_err(portal_failure)?;
+    let listener = crate::web::bind(listen).await.map_err(portal_failure)?;
+    tracing::info!(listen, url = %state.site.url, "portal listening");
+    Ok((state, listener))
+}
+
+fn portal_failure(e: crate::web::StartError) -> Failure {
+    match e {
+        crate::web::StartError::Store(s) => s.into(),
+        crate::web::StartError::Setup(s) => s.into(),
+        other => Failure::new(Exit::Config, other.to_string()),
+    }
+}
+
+/// Serves the portal (when configured) until `stop`.
+async fn serve_portal(
+    portal: Option<(crate::web::State, tokio::net::TcpListener)>,
+    stop: watch::Receiver<bool>,
+) {
+    if let Some((state, listener)) = portal {
+        if let Err(e) = crate::web::serve(listener, state, stop).await {
+            tracing::error!(error = %e, "the portal stopped serving");
+        }
+    }
+}
+
+/// `ticketd portal`: the portal alone on the database, without IMAP; the
+/// outbox is delivered too when `[smtp]` is set. Until SIGTERM/SIGINT.
+pub fn portal(config: &Config) -> CmdResult {
+    let Some(p) = &config.portal else {
+        return Err(Failure::new(
+            Exit::Config,
+            "no [portal] section: add one with listen = \"127.0.0.1:8080\" (see config/ticketd.example.toml)",
+        ));
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::new(Exit::Software, format!("cannot start the runtime: {e}")))?;
+    let result = rt.block_on(async {
+        let parts = portal_parts(config, &p.listen).await?;
+        let courier = match &config.smtp {
+            Some(smtp) => Some(Courier::new(config, smtp).map_err(delivery_failure)?),
+            None => None,
+        };
+        let (tx, stop) = watch::channel(false);
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            tracing::info!("shutdown requested");
+            let _ = tx.send(true);
+        });
+        let delivery = async {
+            if let Some(c) = courier {
+                c.run(stop.clone(), Arc::new(Notify::new()), None).await;
+            }
+        };
+        tokio::join!(serve_portal(Some(parts), stop.clone()), delivery);
+        Ok(())
+    });
     rt.shutdown_timeout(EXIT_WAIT);
     result
 }

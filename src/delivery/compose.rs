@@ -146,7 +146,7 @@ pub fn compose(row: &Outgoing, me: &Identity) -> Result<Message, ComposeError> {
                 thread_index(t, row.created_at, &row.message_id),
             ));
     }
-    if row.kind == NotificationKind::PasswordSetup {
+    if row.kind.carries_password_link() {
         // The link is a credential: keep it out of "reply all" and archives.
         b = b.raw_header(raw("Precedence", "bulk".into()));
     }

@@ -28,7 +28,7 @@ use tokio::sync::{watch, Notify};
 use crate::config::{Config, SmtpConfig};
 use crate::daemon::backoff::{jitter, Backoff};
 use crate::domain::address::Addressing;
-use crate::domain::model::{email_domain, NotificationKind};
+use crate::domain::model::email_domain;
 use crate::domain::retry::{classify_reply, Attempt, Next, RetryPolicy};
 use crate::domain::time::Timestamp;
 use crate::ingest::now;
@@ -442,7 +442,7 @@ enum Unready {
 
 /// A password link still waiting for its token.
 fn needs_token(row: &Outgoing) -> bool {
-    row.kind == NotificationKind::PasswordSetup && tokens::has_placeholder(&row.body_text)
+    row.kind.carries_password_link() && tokens::has_placeholder(&row.body_text)
 }
 
 /// What became of one send.

@@ -1,19 +1,38 @@
-//! Who may update what (DESIGN §1): agents anything, org admins their org's
-//! tickets, members the tickets they requested or watch, `no_access` nothing.
+//! The one access rule (DESIGN §1, §8): agents see and update anything, org
+//! admins their org's tickets and those they are on, members the tickets
+//! they requested or watch, `no_access` nothing. Mail, every portal page
+//! and every download ask it; the portal's lists ask its SQL twin
+//! (`store::portal`), which a test holds to this function.
 
 use super::model::{email_domain, Role};
 use super::state::{Sender, TicketState};
 
-/// Whether `sender` may add public messages to `ticket`.
+/// Someone looking at the portal: a signed-in user as the store knows them now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Viewer {
+    pub email: String,
+    pub role: Role,
+    pub org: Option<String>,
+}
+
+/// Whether `viewer` may see `ticket` (and so reply to it, solve it, change its Cc).
+pub fn may_view(viewer: &Viewer, ticket: &TicketState) -> bool {
+    allowed(&viewer.email, viewer.role, viewer.org.as_deref(), ticket)
+}
+
+/// Whether `sender` may add public messages to `ticket`: the same rule.
 pub fn may_update(sender: &Sender, ticket: &TicketState) -> bool {
-    match sender.role {
+    allowed(&sender.email, sender.role, sender.org.as_deref(), ticket)
+}
+
+fn allowed(email: &str, role: Role, org: Option<&str>, ticket: &TicketState) -> bool {
+    match role {
         Role::NoAccess => false,
         Role::Agent => true,
         Role::Admin => {
-            ticket.is_participant(&sender.email)
-                || (sender.org.is_some() && sender.org == ticket.org)
+            ticket.is_participant(email) || (org.is_some() && org == ticket.org.as_deref())
         }
-        Role::Member => ticket.is_participant(&sender.email),
+        Role::Member => ticket.is_participant(email),
     }
 }
 
@@ -70,7 +89,14 @@ mod tests {
             ("ann@acme.test", Role::NoAccess, false),
         ];
         for (email, role, ok) in cases {
-            assert_eq!(may_update(&sender(email, role), &t), ok, "{email} {role}");
+            let s = sender(email, role);
+            assert_eq!(may_update(&s, &t), ok, "{email} {role}");
+            let v = Viewer {
+                email: s.email.clone(),
+                role,
+                org: s.org.clone(),
+            };
+            assert_eq!(may_view(&v, &t), ok, "{email} {role}: one rule");
         }
     }
 

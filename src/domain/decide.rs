@@ -10,7 +10,7 @@ use super::address::Addressing;
 use super::classify::{self, Classification, ClassifyContext};
 use super::commands::{self, Command};
 use super::message::{InboundMessage, Mailbox};
-use super::model::{Outcome, Priority, Role, Status, TicketId};
+use super::model::{Outcome, Priority, Role, Source, Status, TicketId};
 use super::notify::{self, PlanInput, Planned};
 use super::report::DeliveryReport;
 use super::rules::{self, Rule};
@@ -21,6 +21,7 @@ use super::threading::{self, ThreadDecision};
 use super::time::{Timestamp, DAY};
 use super::verify::{self, Desk, Doubt, Verification};
 use super::watchers;
+use super::web::WebForm;
 
 /// Everything the decision needs that comes from the config; built once.
 #[derive(Debug, Clone)]
@@ -108,6 +109,8 @@ pub enum Change {
     Refused,
     /// Kept whole, not acted on, until an operator replays it (throttled).
     Quarantine,
+    /// A portal message about a ticket its author may not see: nothing is written.
+    Forbidden,
     Ticket(Box<TicketChange>),
 }
 
@@ -201,8 +204,25 @@ pub fn decide(
     policy: &Policy,
     now: Timestamp,
 ) -> Decision {
+    decide_web(msg, None, snap, policy, now)
+}
+
+/// [`decide`] for a message written on the portal (`msg.source` web): the
+/// same steps, with the create form's choices merged into a new ticket —
+/// the agent's commands first, then the form over the rules for category
+/// and fields, and the higher of form and rules for priority.
+pub fn decide_web(
+    msg: &InboundMessage<'_>,
+    form: Option<&WebForm>,
+    snap: &Snapshot,
+    policy: &Policy,
+    now: Timestamp,
+) -> Decision {
     let sender = &snap.sender;
-    let mut trace = vec!["classified: normal mail".to_owned()];
+    let mut trace = vec![match msg.source {
+        Source::Email => "classified: normal mail".to_owned(),
+        s => format!("a {s} message by a signed-in person: nothing to classify"),
+    }];
     trace.push(format!(
         "sender: {} ({}{}{})",
         sender.email,
@@ -332,12 +352,17 @@ pub fn decide(
         ));
     }
 
-    let direct: Vec<&str> = msg
-        .to
-        .iter()
-        .chain(&msg.cc)
-        .map(|m| m.email.as_str())
-        .collect();
+    // Who already has this message: a mail's To and Cc. A portal message
+    // was mailed to no one, so everyone it concerns is told.
+    let direct: Vec<&str> = if msg.source == Source::Email {
+        msg.to
+            .iter()
+            .chain(&msg.cc)
+            .map(|m| m.email.as_str())
+            .collect()
+    } else {
+        Vec::new()
+    };
 
     match thread {
         ThreadDecision::New { follow_up_of, why } => {
@@ -355,8 +380,17 @@ pub fn decide(
                     trace,
                 };
             }
-            let ruled = rules::evaluate(&policy.rules, msg, &msg.text);
-            let priority = commanded_priority.or(ruled.priority);
+            let mut ruled = rules::evaluate(&policy.rules, msg, &msg.text);
+            let mut chosen = ruled.priority;
+            if let Some(f) = form {
+                describe_form(&mut trace, f);
+                chosen = chosen.max(f.priority);
+                ruled.category = f.category.clone().or(ruled.category);
+                ruled
+                    .fields
+                    .extend(f.fields.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+            let priority = commanded_priority.or(chosen);
             let category = commanded_category.or(ruled.category.clone());
             let cap = if verified {
                 policy.max_watchers
@@ -434,6 +468,16 @@ pub fn decide(
                 reason: None,
                 change: Change::Ticket(Box::new(change)),
                 notifications,
+                trace,
+            }
+        }
+        ThreadDecision::Forbidden { why, .. } => {
+            trace.push(format!("threading: {why}: nothing written"));
+            Decision {
+                outcome: Outcome::Refused,
+                reason: Some("forbidden".into()),
+                change: Change::Forbidden,
+                notifications: Vec::new(),
                 trace,
             }
         }
@@ -586,7 +630,9 @@ impl Refusals {
 }
 
 /// `#watch` addresses that can be watchers: never the desk's own addresses
-/// (a watcher there would mail the mailbox itself) nor an agent.
+/// (a watcher there would mail the mailbox itself) nor an agent (the
+/// requester is left out later, quietly). The portal's Cc checks the same
+/// rule ([`watchers::refusal`]).
 fn commandable(
     emails: Vec<String>,
     addressing: &Addressing,
@@ -596,7 +642,7 @@ fn commandable(
     emails
         .into_iter()
         .filter(|e| {
-            let ok = !addressing.is_ours(e) && !agents.contains(e);
+            let ok = watchers::refusal(e, addressing, agents, "").is_none();
             if !ok {
                 trace.push(format!(
                     "#watch {e}: the desk's own address or an agent, not added"
@@ -652,6 +698,20 @@ fn describe_watchers(trace: &mut Vec<String>, all: &[String], added: &[Mailbox],
         trace.push(format!(
             "watchers cut: {cut} more addresses past the limit were not added"
         ));
+    }
+}
+
+fn describe_form(trace: &mut Vec<String>, f: &WebForm) {
+    let mut chose = Vec::new();
+    if let Some(p) = f.priority {
+        chose.push(format!("priority {p}"));
+    }
+    if let Some(c) = &f.category {
+        chose.push(format!("category {c}"));
+    }
+    chose.extend(f.fields.iter().map(|(k, v)| format!("{k}={v}")));
+    if !chose.is_empty() {
+        trace.push(format!("portal form: {}", chose.join(", ")));
     }
 }
 

@@ -239,3 +239,96 @@ fn watch_never_adds_the_desk_or_an_agent() {
     let d = decide(&m, &snap, &p, NOW);
     assert_eq!(change(&d).watch_add, [mb("carl@acme.test")]);
 }
+
+#[test]
+fn a_portal_message_is_verified_mailed_to_no_one_and_takes_the_form() {
+    let mut p = policy();
+    p.rules = vec![Rule {
+        name: "codes".into(),
+        field: crate::domain::rules::RuleField::Body,
+        regex: regex::Regex::new(r"code (?P<code>E-\d+)").expect("regex"),
+        priority: Some(Priority::Urgent),
+        category: Some("incidents".into()),
+    }];
+    let snap = snapshot(sender("ann@acme.test", Role::Member), None);
+    let mut m = mail("ann@acme.test", "Export fails with code E-7.");
+    m.subject = "Export".into();
+    m.source = crate::domain::model::Source::Web;
+    m.cc = vec![mb("bob@acme.test")];
+    let form = WebForm {
+        priority: Some(Priority::Low),
+        category: Some("Billing".into()),
+        fields: [("device".to_string(), "X1".to_string())].into(),
+    };
+    let d = decide_web(&m, Some(&form), &snap, &p, NOW);
+    let c = change(&d);
+    assert!(c.verified && c.refused_unverified.is_empty());
+    assert_eq!(
+        c.priority,
+        Some(Priority::Urgent),
+        "the higher of form and rules"
+    );
+    assert_eq!(
+        c.category.as_deref(),
+        Some("Billing"),
+        "the form's over the rule's"
+    );
+    assert_eq!(
+        c.fields
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>(),
+        ["code=E-7", "device=X1"]
+    );
+    assert_eq!(c.watch_add, [mb("bob@acme.test")]);
+    assert_eq!(
+        kinds(&d),
+        [
+            (NotificationKind::TicketReceived, "ann@acme.test"),
+            (NotificationKind::TicketUpdated, "bob@acme.test"),
+            (NotificationKind::AgentAlert, "agent@example.test"),
+        ],
+        "bob had no mail of it: he is told"
+    );
+    m.source = crate::domain::model::Source::Email;
+    let d = decide(&m, &snap, &p, NOW);
+    assert!(
+        !kinds(&d).contains(&(NotificationKind::TicketUpdated, "bob@acme.test")),
+        "on a mail's Cc, he has it"
+    );
+}
+
+#[test]
+fn a_portal_reply_to_a_ticket_one_may_not_see_changes_nothing() {
+    let p = policy();
+    let snap = snapshot(
+        sender("zed@other.test", Role::Member),
+        Some(ThreadRule::Web),
+    );
+    let mut m = mail("zed@other.test", "Let me in.");
+    m.source = crate::domain::model::Source::Web;
+    let d = decide_web(&m, None, &snap, &p, NOW);
+    assert_eq!(
+        (d.outcome, d.change.clone()),
+        (Outcome::Refused, Change::Forbidden)
+    );
+    assert!(d.notifications.is_empty());
+
+    let snap = snapshot(sender("ann@acme.test", Role::Member), Some(ThreadRule::Web));
+    let mut m = mail("ann@acme.test", "Any news?");
+    m.source = crate::domain::model::Source::Web;
+    let d = decide_web(&m, None, &snap, &p, NOW);
+    let c = change(&d);
+    assert_eq!(
+        (c.target.clone(), c.rule),
+        (Target::Existing(TicketId(1)), Some(ThreadRule::Web))
+    );
+    assert!(c.verified && !c.internal);
+    assert_eq!(
+        kinds(&d),
+        [
+            (NotificationKind::TicketUpdated, "bob@acme.test"),
+            (NotificationKind::AgentAlert, "agent@example.test"),
+        ]
+    );
+}

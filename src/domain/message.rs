@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 use super::classify::Signals;
+use super::model::Source;
 use super::time::Timestamp;
 
 /// A person's address with an optional display name; the email is lower-cased.
@@ -66,6 +67,9 @@ pub struct InboundMessage<'a> {
     pub auth_results: Vec<String>,
     /// Every header as (name, decoded-or-raw value); only kept when a rule reads headers.
     pub headers: Vec<(String, String)>,
+    /// Mail, or a message written on the portal (or at the console) by a
+    /// signed-in person: the same pipeline, a different proof of the sender.
+    pub source: Source,
 }
 
 impl InboundMessage<'_> {

@@ -25,3 +25,4 @@ pub mod threading;
 pub mod time;
 pub mod verify;
 pub mod watchers;
+pub mod web;

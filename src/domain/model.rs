@@ -97,6 +97,15 @@ word_enum! {
     Source { Email => "email", Web => "web", Console => "console" }
 }
 
+// By hand: `word_enum!` declares the enum, so `#[default]` has no variant to sit on.
+#[allow(clippy::derivable_impls)]
+impl Default for Source {
+    /// Mail, unless the portal or the console made the message.
+    fn default() -> Source {
+        Source::Email
+    }
+}
+
 word_enum! {
     /// Inbound (mail received) or outbound (mail ticketd composed).
     Direction { In => "in", Out => "out" }
@@ -105,9 +114,21 @@ word_enum! {
 word_enum! {
     /// The notification kinds of DESIGN §4; each has one template.
     NotificationKind {
-        PasswordSetup => "password_setup", TicketReceived => "ticket_received",
+        PasswordSetup => "password_setup", PasswordReset => "password_reset",
+        TicketReceived => "ticket_received",
         TicketUpdated => "ticket_updated", AgentAlert => "agent_alert",
         UrgentPage => "urgent_page", Refused => "refused",
+    }
+}
+
+impl NotificationKind {
+    /// Whether the mail carries a single-use password link: its token is
+    /// minted when the mail is composed, never stored in clear (DESIGN §4).
+    pub fn carries_password_link(self) -> bool {
+        matches!(
+            self,
+            NotificationKind::PasswordSetup | NotificationKind::PasswordReset
+        )
     }
 }
 

@@ -175,6 +175,7 @@ pub fn normalize<'a>(
         signals,
         auth_results,
         headers,
+        source: super::model::Source::Email,
     })
 }
 
@@ -213,7 +214,7 @@ fn bodies(msg: &mail_parser::Message<'_>, sender: Option<&str>) -> (String, Stri
 }
 
 /// Drops NULs and other control characters that have no place in text.
-fn clean_text(s: &str) -> String {
+pub fn clean_text(s: &str) -> String {
     if !s
         .chars()
         .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')

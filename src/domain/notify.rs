@@ -74,6 +74,16 @@ pub fn plan(i: &PlanInput<'_>) -> Vec<Planned> {
         if i.requester != i.author || !author_is_agent {
             push(NotificationKind::TicketReceived, i.requester);
         }
+        // Watchers the opening message did not reach (a `#watch`, or a Cc
+        // on the portal's form, where nothing was mailed) hear of it like
+        // any later public message.
+        if !i.internal {
+            for w in i.watchers {
+                if !already_has(w) && w != i.requester {
+                    push(NotificationKind::TicketUpdated, w);
+                }
+            }
+        }
     } else if !i.internal || i.solved_now {
         // A public message (or a solve) goes to the requester and watchers,
         // minus whoever wrote it and whoever it was already sent to.
@@ -138,6 +148,30 @@ mod tests {
             [
                 (PasswordSetup, "ann@acme.test"),
                 (TicketReceived, "ann@acme.test"),
+                (AgentAlert, "agent@example.test")
+            ]
+        );
+    }
+
+    #[test]
+    fn watchers_a_new_ticket_never_reached_are_told() {
+        let agents = agents();
+        let watchers = vec!["bob@acme.test".to_string(), "cat@acme.test".to_string()];
+        let p = plan(&PlanInput {
+            new_ticket: true,
+            author: "ann@acme.test",
+            author_role: Some(Role::Member),
+            requester: "ann@acme.test",
+            watchers: &watchers,
+            agents: &agents,
+            direct_recipients: &["support@example.test", "bob@acme.test"],
+            ..Default::default()
+        });
+        assert_eq!(
+            kinds(&p),
+            [
+                (TicketReceived, "ann@acme.test"),
+                (TicketUpdated, "cat@acme.test"),
                 (AgentAlert, "agent@example.test")
             ]
         );

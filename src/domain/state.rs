@@ -56,6 +56,8 @@ pub enum ThreadRule {
     ReplyAddress,
     /// 3. The subject carries the ticket tag.
     SubjectTag,
+    /// Not mail: the author replied on the ticket's page in the portal.
+    Web,
 }
 
 impl ThreadRule {
@@ -64,6 +66,7 @@ impl ThreadRule {
             ThreadRule::MessageId => "rule 1: In-Reply-To/References names a stored Message-ID",
             ThreadRule::ReplyAddress => "rule 2: sent to the ticket's reply address",
             ThreadRule::SubjectTag => "rule 3: the subject carries the ticket tag",
+            ThreadRule::Web => "the author replied on the portal",
         }
     }
 }

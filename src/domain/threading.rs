@@ -27,6 +27,9 @@ pub struct ThreadKeys {
     pub reply_address: Option<ReplyAddress>,
     /// Rule 3: the tag in the subject.
     pub subject_tag: Option<TicketId>,
+    /// Not mail: the ticket whose page a portal reply was written on. It
+    /// names the ticket outright; the access rule still decides.
+    pub web_ticket: Option<TicketId>,
 }
 
 pub fn keys(msg: &InboundMessage<'_>, addressing: &Addressing, tag: &TicketTag) -> ThreadKeys {
@@ -48,6 +51,7 @@ pub fn keys(msg: &InboundMessage<'_>, addressing: &Addressing, tag: &TicketTag) 
             .recipients()
             .find_map(|r| addressing.parse_any_reply_address(r)),
         subject_tag: tag.find(&msg.subject),
+        web_ticket: None,
     }
 }
 
@@ -90,6 +94,8 @@ pub enum ThreadDecision {
         internal_note: bool,
         why: String,
     },
+    /// A portal reply to a ticket its author may not see: nothing is written.
+    Forbidden { ticket: TicketId, why: String },
 }
 
 /// Applies access and reopen rules to the ticket threading found.
@@ -112,6 +118,18 @@ pub fn decide(
     };
     let t = &c.ticket;
     let allowed = may_update(sender, t);
+    if c.rule == ThreadRule::Web && !allowed {
+        // Before the closed check: whoever may not see it learns nothing of it.
+        return ThreadDecision::Forbidden {
+            ticket: t.id,
+            why: format!(
+                "{}: {}, but {} may not see it",
+                c.rule.describe(),
+                t.id,
+                sender.email
+            ),
+        };
+    }
     if unverified_agent && !is_closed(t.status, t.solved_at, now, reopen_days) {
         return ThreadDecision::Existing {
             ticket: t.id,
@@ -357,8 +375,56 @@ mod tests {
                     assert!(follow && follow_up_of == Some(TicketId(9)))
                 }
                 ThreadDecision::Existing { .. } => assert!(!follow),
+                ThreadDecision::Forbidden { .. } => panic!("mail is never forbidden"),
             }
         }
+    }
+
+    #[test]
+    fn a_portal_reply_lands_only_where_its_author_may_see() {
+        let open = ticket(Status::Open, None);
+        let ann = sender("ann@acme.test", Role::Member);
+        let d = decide(
+            found(ThreadRule::Web, open.clone()).as_ref(),
+            &ann,
+            NOW,
+            7,
+            false,
+        );
+        assert!(
+            matches!(
+                d,
+                ThreadDecision::Existing {
+                    internal_note: false,
+                    rule: ThreadRule::Web,
+                    ..
+                }
+            ),
+            "{d:?}"
+        );
+        // A stranger gets no internal note, and is not told the ticket is closed.
+        let zed = sender("zed@x.test", Role::Member);
+        for t in [open, ticket(Status::Closed, Some(30))] {
+            let d = decide(found(ThreadRule::Web, t).as_ref(), &zed, NOW, 7, false);
+            assert!(matches!(d, ThreadDecision::Forbidden { .. }), "{d:?}");
+        }
+        let d = decide(
+            found(ThreadRule::Web, ticket(Status::Closed, Some(30))).as_ref(),
+            &ann,
+            NOW,
+            7,
+            false,
+        );
+        assert!(
+            matches!(
+                d,
+                ThreadDecision::New {
+                    follow_up_of: Some(TicketId(9)),
+                    ..
+                }
+            ),
+            "{d:?}"
+        );
     }
 
     #[test]

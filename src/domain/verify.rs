@@ -8,7 +8,7 @@
 use super::address::{Addressing, ReplyAddress};
 use super::authres::{self, Verdict};
 use super::message::{InboundMessage, Mailbox};
-use super::model::email_domain;
+use super::model::{email_domain, Source};
 
 /// What proved the sender.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,8 +91,12 @@ pub struct Desk<'a> {
     pub trusted_authserv_ids: &'a [String],
 }
 
-/// The verdict on `msg`'s From address.
+/// The verdict on `msg`'s From address. A message from the portal or the
+/// console was written by a signed-in person: that proved who they are.
 pub fn verify(msg: &InboundMessage<'_>, desk: &Desk<'_>) -> Verification {
+    if msg.source != Source::Email {
+        return Verification::signed_in();
+    }
     let Some(from) = &msg.from else {
         return Verification(Err(Doubt::NoProof));
     };
@@ -226,6 +230,17 @@ mod tests {
         let mut m = mail(mb("agent@example.test", None));
         m.to = vec![mb(&a.reply_address(TicketId(1)), None)];
         assert_eq!(check(&m, &[]).0, Err(Doubt::NoProof));
+    }
+
+    #[test]
+    fn a_signed_in_person_is_verified_and_mail_never_is_by_claiming_it() {
+        let mut m = mail(mb("ann@acme.test", None));
+        m.source = Source::Web;
+        assert_eq!(check(&m, &[]).0, Ok(Proof::SignedIn));
+        m.source = Source::Console;
+        assert!(check(&m, &[]).verified());
+        m.source = Source::default();
+        assert_eq!(check(&m, &[]).0, Err(Doubt::NoProof), "mail is mail");
     }
 
     #[test]

@@ -11,6 +11,26 @@ pub struct WatcherChange {
     pub cut: usize,
 }
 
+/// Why `email` can never watch the ticket of `requester`, if it cannot: the
+/// desk's own addresses (a watcher there would mail the mailbox itself), an
+/// agent (they see every ticket anyway), the requester (already on it).
+pub fn refusal(
+    email: &str,
+    addressing: &Addressing,
+    agents: &[String],
+    requester: &str,
+) -> Option<&'static str> {
+    if addressing.is_ours(email) {
+        Some("it is the support desk's own address")
+    } else if agents.iter().any(|a| a == email) {
+        Some("it is an agent's address; agents see every ticket")
+    } else if email == requester {
+        Some("it is the ticket's requester")
+    } else {
+        None
+    }
+}
+
 /// New watchers from the mail's To and Cc. `existing` are the ticket's
 /// current watchers (sorted); the result never pushes the total past `max`.
 pub fn from_recipients(
@@ -25,9 +45,7 @@ pub fn from_recipients(
     let room = max.saturating_sub(existing.len());
     for m in msg.to.iter().chain(&msg.cc) {
         let e = m.email.as_str();
-        if e == requester
-            || addressing.is_ours(e)
-            || agents.iter().any(|a| a == e)
+        if refusal(e, addressing, agents, requester).is_some()
             || existing.binary_search_by(|w| w.as_str().cmp(e)).is_ok()
             || change.added.iter().any(|a| a.email == e)
         {

@@ -199,11 +199,12 @@ pub fn mark_bouncing(
 }
 
 /// Applies a ticket change and queues its notifications; returns the ticket.
+/// `raw_id` is the mail's raw bytes (none for a portal message).
 pub fn apply_ticket(
     conn: &Connection,
     env: &ApplyEnv<'_>,
     msg: &InboundMessage<'_>,
-    raw_id: i64,
+    raw_id: Option<i64>,
     change: &TicketChange,
     notifications: &[Planned],
 ) -> Result<TicketId, StoreError> {
@@ -241,10 +242,13 @@ pub fn apply_ticket(
                 env.arrived.0,
             ])?;
             let id = TicketId(conn.last_insert_rowid());
-            let via = match follow_up_of {
+            let mut via = match follow_up_of {
                 Some(old) => format!(" as a follow-up of {old}"),
                 None => String::new(),
             };
+            if msg.source == Source::Web {
+                via.push_str(" on the portal");
+            }
             event(
                 conn,
                 now,
@@ -379,7 +383,7 @@ pub fn apply_ticket(
         "INSERT INTO messages (ticket_id, direction, author_id, message_id, date, text, full_text, internal, raw_id, created_at, source, verified)
          VALUES (?1, 'in', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?
-    .execute(params![ticket.0, author_id, msg.message_id, date.0, change.text, full_text, change.internal, raw_id, now.0, Source::Email.as_str(), change.verified])?;
+    .execute(params![ticket.0, author_id, msg.message_id, date.0, change.text, full_text, change.internal, raw_id, now.0, msg.source.as_str(), change.verified])?;
     let message_row = conn.last_insert_rowid();
     if let Some(mid) = &msg.message_id {
         conn.prepare_cached(
@@ -392,10 +396,11 @@ pub fn apply_ticket(
     } else {
         "message"
     };
-    let how = change
-        .rule
-        .map(|r| format!(" ({})", r.describe()))
-        .unwrap_or_default();
+    let how = match change.rule {
+        Some(r) => format!(" ({})", r.describe()),
+        None if msg.source == Source::Web => " (on the portal)".into(),
+        None => String::new(),
+    };
     event(
         conn,
         now,
@@ -612,7 +617,7 @@ pub fn queue_notifications(
             subject: Some(msg.subject.clone()),
             ..Default::default()
         };
-        let token_id = if p.kind == NotificationKind::PasswordSetup {
+        let token_id = if p.kind.carries_password_link() {
             let (id, url) = issue_token(conn, env, &p.to)?;
             ctx.setup_url = Some(url);
             Some(id)
@@ -729,6 +734,22 @@ fn take_budget(
 ) -> Result<Draw, StoreError> {
     let mut keys: Vec<(String, BucketRule)> = Vec::with_capacity(2);
     let why = match p.kind {
+        NotificationKind::PasswordReset => {
+            // Asked for on a public form: one link per person per 10 minutes,
+            // whoever keeps pressing the button.
+            keys.push((
+                format!("reset:{}", base_address(&p.to)),
+                BucketRule {
+                    burst: 1.0,
+                    per_hour: 6.0,
+                },
+            ));
+            keys.push((
+                format!("to:{}", base_address(&p.to)),
+                env.budget.per_recipient,
+            ));
+            "at most one password reset mail per address every 10 minutes"
+        }
         NotificationKind::UrgentPage => {
             if let Some(t) = ticket {
                 keys.push((format!("page:ticket:{}", t.0), BucketRule::per_hour(1)));
@@ -810,7 +831,7 @@ fn ticket_view(
     })
 }
 
-/// A single-use password-setup link, reserved: its token is minted when the
+/// A single-use password link (setup or reset), reserved: its token is minted when the
 /// courier composes the mail (DESIGN §4), so the queued body holds only a
 /// placeholder. Returns the reserved token row and the link as queued.
 fn issue_token(

@@ -39,13 +39,45 @@ pub struct UpdateSummary {
     pub notifications: usize,
 }
 
+/// Who asks for an update, as its events record it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Actor<'a> {
+    /// Whoever works at the console (`tickets update`): acts as an agent.
+    Console,
+    /// A signed-in person on the portal or the desk.
+    Portal { email: &'a str, role: Role },
+}
+
+impl Actor<'_> {
+    /// What each event's detail ends with: " (console)", " by ann@acme.test (portal)".
+    fn suffix(&self) -> String {
+        match self {
+            Actor::Console => " (console)".into(),
+            Actor::Portal { email, .. } => format!(" by {email} (portal)"),
+        }
+    }
+
+    /// The author and role the notification plan sees.
+    fn author(&self) -> (&str, Role) {
+        match self {
+            Actor::Console => ("", Role::Agent),
+            Actor::Portal { email, role } => (email, *role),
+        }
+    }
+}
+
+/// Carries out `u` on ticket `id` for `by` (who was allowed to ask: the
+/// caller checked). One function for the console, the portal and the desk:
+/// the same events, and the notifications the same plan owes.
 pub fn update_ticket(
     conn: &Connection,
     env: &ApplyEnv<'_>,
     id: TicketId,
     u: &ConsoleUpdate,
+    by: Actor<'_>,
 ) -> Result<UpdateSummary, StoreError> {
     let now = env.now;
+    let via = by.suffix();
     let (subject, status, priority, category, requester): (
         String,
         String,
@@ -81,7 +113,7 @@ pub fn update_ticket(
             now,
             Some(id),
             "status_changed",
-            &format!("{line} (console)"),
+            &format!("{line}{via}"),
         )?;
         out.changes.push(format!("status {line}"));
         solved_now = s == Status::Solved;
@@ -97,7 +129,7 @@ pub fn update_ticket(
             now,
             Some(id),
             "priority_changed",
-            &format!("{line} (console)"),
+            &format!("{line}{via}"),
         )?;
         out.changes.push(format!("priority {line}"));
         became_urgent = p == Priority::Urgent;
@@ -117,7 +149,7 @@ pub fn update_ticket(
             now,
             Some(id),
             "category_changed",
-            &format!("{line} (console)"),
+            &format!("{line}{via}"),
         )?;
         out.changes.push(format!("category {line}"));
     }
@@ -141,7 +173,7 @@ pub fn update_ticket(
                 now,
                 Some(id),
                 "watcher_added",
-                &format!("{email} (console)"),
+                &format!("{email}{via}"),
             )?;
             out.changes.push(format!("watcher {email} added"));
         }
@@ -158,7 +190,7 @@ pub fn update_ticket(
                 now,
                 Some(id),
                 "watcher_removed",
-                &format!("{email} (console)"),
+                &format!("{email}{via}"),
             )?;
             out.changes.push(format!("watcher {email} removed"));
         }
@@ -177,9 +209,10 @@ pub fn update_ticket(
     )?
     .into_iter()
     .collect();
+    let (author, author_role) = by.author();
     let planned = notify::plan(&PlanInput {
-        author: "",
-        author_role: Some(Role::Agent),
+        author,
+        author_role: Some(author_role),
         internal: true,
         requester: &requester,
         watchers: &watchers,

@@ -35,6 +35,10 @@ pub enum StoreError {
     NotFound(String),
     #[error("{0}")]
     Invalid(String),
+    /// A password link's token is unknown, used or expired (the portal
+    /// answers "this link has expired or was used; ask for a new one").
+    #[error("this link has expired or was used; ask for a new one")]
+    TokenInvalid,
 }
 
 impl StoreError {

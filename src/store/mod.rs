@@ -8,6 +8,7 @@ pub mod error;
 pub mod housekeeping;
 pub mod imap_state;
 pub mod outbox;
+pub mod portal;
 pub mod queries;
 pub mod snapshot;
 pub mod tokens;
@@ -27,6 +28,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_indexes.sql"),
     include_str!("migrations/0005_trust.sql"),
     include_str!("migrations/0006_arrival.sql"),
+    include_str!("migrations/0007_portal.sql"),
 ];
 
 /// How hard a commit tries to survive a power cut.

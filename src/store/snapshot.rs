@@ -179,6 +179,13 @@ fn find_candidate(
     agents: &[String],
 ) -> Result<Option<Candidate>, StoreError> {
     let keys = l.keys;
+    if let Some(id) = keys.web_ticket {
+        // A portal reply names its ticket; no other key is looked at.
+        return Ok(ticket_state(conn, id)?.map(|ticket| Candidate {
+            rule: ThreadRule::Web,
+            ticket,
+        }));
+    }
     let mut by_id =
         conn.prepare_cached("SELECT ticket_id FROM thread_ids WHERE message_id = ?1")?;
     for id in &keys.message_ids {

@@ -5,6 +5,8 @@ mod cli;
 mod desk;
 mod golden;
 mod hostile;
+mod portal_core;
 mod retention;
 mod rules;
 mod trust;
+mod web;

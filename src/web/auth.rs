@@ -198,16 +198,25 @@ pub struct TokenQuery {
 
 /// The page the emailed link opens. Showing it changes nothing: the token is
 /// used only when the form is sent.
-async fn setup_page(State(web): State<super::State>, Query(q): Query<TokenQuery>) -> Response {
+async fn setup_page(
+    State(web): State<super::State>,
+    Query(q): Query<TokenQuery>,
+) -> Result<Response, WebError> {
     let well_formed = q.token.len() == 64 && q.token.bytes().all(|b| b.is_ascii_hexdigit());
-    Html(pages::render(
+    let works = well_formed && web.db.token_owner(q.token.clone()).await?.is_some();
+    let page = pages::render(
         "setup.html",
         minijinja::context! {
             title => "Choose your password", support_name => web.site.support_name,
-            token => q.token, invalid => !well_formed,
+            token => q.token, invalid => !works,
         },
-    ))
-    .into_response()
+    );
+    let status = if works {
+        axum::http::StatusCode::OK
+    } else {
+        axum::http::StatusCode::GONE
+    };
+    Ok((status, Html(page)).into_response())
 }
 
 #[derive(Deserialize)]

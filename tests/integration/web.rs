@@ -259,6 +259,12 @@ async fn a_password_link_signs_in_once_and_then_never_again() {
     let again = p.post("/password/setup", None, &form).await;
     assert_eq!(again.status, StatusCode::GONE);
     assert!(again.body.contains("Send me a new link"));
+    let reopened = p.get(&format!("/password/setup?token={token}"), None).await;
+    assert_eq!(
+        reopened.status,
+        StatusCode::GONE,
+        "a used link says so when opened"
+    );
     // Only the hash of the session is stored.
     let token = cookie.split('=').nth(1).expect("value");
     let store = p.store();

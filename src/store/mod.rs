@@ -2,6 +2,7 @@
 //! the snapshot a decision needs, applying a decision, and the queries the
 //! CLI shows. Every write happens inside a transaction the caller owns.
 
+pub mod accounts;
 pub mod apply;
 pub mod console;
 pub mod error;

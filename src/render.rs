@@ -1,13 +1,17 @@
-//! Notification text: one template file per kind (`config/templates/<kind>.txt`,
-//! built in, overridable from `support.templates_dir`), rendered by minijinja.
-//! A template's first line is `Subject: …`; the rest, after a blank line, is
-//! the body. Templates are parsed once at start.
+//! Notifications: one text template file per kind
+//! (`config/templates/<kind>.txt`, built in, overridable from
+//! `support.templates_dir`), rendered by minijinja, and the HTML alternative
+//! made from the same context and the rendered text
+//! ([`html_body`](crate::delivery::html_body)). A template's first line is
+//! `Subject: …`; the rest, after a blank line, is the body. Templates are
+//! parsed once at start.
 
 use std::path::Path;
 
-use minijinja::Environment;
+use minijinja::{AutoEscape, Environment};
 use serde::Serialize;
 
+use crate::delivery::html_body::{self, Layout};
 use crate::domain::model::NotificationKind;
 
 const BUILT_IN: &[(NotificationKind, &str)] = &[
@@ -83,6 +87,9 @@ pub struct NoteContext {
     pub support_address: String,
     pub portal_url: String,
     pub recipient: String,
+    /// The ticket's page: the portal's for customers, the desk's for agents
+    /// ([`ticket_url`]).
+    pub ticket_url: Option<String>,
     pub marker: &'static str,
     pub ticket: Option<TicketView>,
     pub message: Option<MessageView>,
@@ -94,6 +101,27 @@ pub struct NoteContext {
     pub expires_hours: u32,
     /// The subject of a refused mail.
     pub subject: Option<String>,
+}
+
+/// Where a notification about ticket `id` leads: `{portal_url}/tickets/ID`
+/// for customers, `{portal_url}/desk/tickets/ID` for agents' alerts and pages.
+pub fn ticket_url(portal_url: &str, id: i64, kind: NotificationKind) -> String {
+    let base = portal_url.trim_end_matches('/');
+    match kind {
+        NotificationKind::AgentAlert | NotificationKind::UrgentPage => {
+            format!("{base}/desk/tickets/{id}")
+        }
+        _ => format!("{base}/tickets/{id}"),
+    }
+}
+
+/// A rendered notification: a one-line subject, the text part and its HTML
+/// alternative.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
 }
 
 pub struct Renderer {
@@ -112,6 +140,25 @@ impl Renderer {
         let mut env = Environment::new();
         env.set_keep_trailing_newline(true);
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
+        // minijinja's HTML escaping writes `/` as `&#x2f;`: correct, but it
+        // would hide a password link's placeholder from the courier, which
+        // fills it in the queued HTML too.
+        env.set_formatter(|out, state, value| {
+            if state.auto_escape() == AutoEscape::Html
+                && !value.is_safe()
+                && !value.is_none()
+                && !value.is_undefined()
+            {
+                out.write_str(&html_body::escape(&value.to_string()))?;
+                return Ok(());
+            }
+            minijinja::escape_formatter(out, state, value)
+        });
+        env.add_template(html_body::LAYOUT_NAME, html_body::LAYOUT)
+            .map_err(|e| RenderError::Template {
+                name: html_body::LAYOUT_NAME.to_owned(),
+                source: e,
+            })?;
         for (kind, text) in BUILT_IN {
             let name = kind.as_str();
             let source = match overrides
@@ -138,13 +185,13 @@ impl Renderer {
         Ok(Renderer { env })
     }
 
-    /// Renders `(subject, body)`. The subject is forced onto one line, so no
-    /// customer-supplied text can ever add a header.
+    /// Renders the subject, the text and the HTML. The subject is forced
+    /// onto one line, so no customer-supplied text can ever add a header.
     pub fn render(
         &self,
         kind: NotificationKind,
         ctx: &NoteContext,
-    ) -> Result<(String, String), RenderError> {
+    ) -> Result<Rendered, RenderError> {
         let name = kind.as_str();
         let tmpl = self
             .env
@@ -159,7 +206,20 @@ impl Renderer {
         })?;
         let (head, body) = out.split_once("\n\n").unwrap_or((out.as_str(), ""));
         let subject = crate::domain::normalize::one_line(head.trim_start_matches("Subject:"));
-        Ok((subject, body.trim_start_matches('\n').to_owned()))
+        let text = body.trim_start_matches('\n').to_owned();
+        let html = self
+            .env
+            .get_template(html_body::LAYOUT_NAME)
+            .and_then(|t| t.render(Layout::new(kind, ctx, &subject, &text)))
+            .map_err(|e| RenderError::Template {
+                name: html_body::LAYOUT_NAME.to_owned(),
+                source: e,
+            })?;
+        Ok(Rendered {
+            subject,
+            text,
+            html,
+        })
     }
 }
 
@@ -170,6 +230,8 @@ mod tests {
     fn ctx() -> NoteContext {
         NoteContext {
             support_name: "Example Support".into(),
+            portal_url: "https://p.test".into(),
+            ticket_url: Some("https://p.test/tickets/7".into()),
             marker: crate::domain::quotes::REPLY_MARKER,
             ticket: Some(TicketView {
                 id: 7,
@@ -192,17 +254,20 @@ mod tests {
     fn every_built_in_template_renders_with_a_one_line_subject() {
         let r = Renderer::new(None).expect("built-in templates");
         for kind in NotificationKind::ALL {
-            let (subject, body) = r.render(*kind, &ctx()).expect("renders");
+            let out = r.render(*kind, &ctx()).expect("renders");
             assert!(
-                !subject.contains('\n') && !subject.contains('\r'),
-                "{kind}: {subject:?}"
+                !out.subject.contains('\n') && !out.subject.contains('\r'),
+                "{kind}: {:?}",
+                out.subject
             );
-            assert!(!body.is_empty(), "{kind}");
+            assert!(!out.text.is_empty(), "{kind}");
+            assert!(out.html.starts_with("<!DOCTYPE html>"), "{kind}");
         }
-        let (subject, body) = r
+        let out = r
             .render(NotificationKind::TicketUpdated, &ctx())
             .expect("renders");
-        assert_eq!(subject, "[#7] Printer Bcc: evil@x.test");
+        assert_eq!(out.subject, "[#7] Printer Bcc: evil@x.test");
+        let body = out.text;
         assert!(
             body.starts_with(crate::domain::quotes::REPLY_MARKER),
             "{body}"
@@ -212,6 +277,47 @@ mod tests {
             "{body}"
         );
         assert!(body.contains("We are waiting for your reply"), "{body}");
+        assert!(
+            body.contains("View your ticket: https://p.test/tickets/7\n"),
+            "{body}"
+        );
+    }
+
+    #[test]
+    fn customers_are_led_to_the_portal_and_agents_to_the_desk() {
+        use NotificationKind::*;
+        // (kind, expected) for ticket 7 on a portal URL with a trailing slash.
+        let table = [
+            (TicketReceived, "https://p.test/tickets/7"),
+            (TicketUpdated, "https://p.test/tickets/7"),
+            (PasswordSetup, "https://p.test/tickets/7"),
+            (AgentAlert, "https://p.test/desk/tickets/7"),
+            (UrgentPage, "https://p.test/desk/tickets/7"),
+        ];
+        for (kind, want) in table {
+            assert_eq!(ticket_url("https://p.test/", 7, kind), want, "{kind}");
+        }
+    }
+
+    #[test]
+    fn the_html_escapes_what_came_from_mail_but_not_slashes() {
+        let r = Renderer::new(None).expect("built-in templates");
+        let mut c = ctx();
+        c.support_name = "Support & <Co>".into();
+        if let Some(t) = c.ticket.as_mut() {
+            t.subject = "<script>alert(\"x\")</script>".into();
+        }
+        let html = r
+            .render(NotificationKind::TicketUpdated, &c)
+            .expect("renders")
+            .html;
+        assert!(!html.contains("<script>"), "{html}");
+        assert!(
+            html.contains("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;"),
+            "{html}"
+        );
+        assert!(html.contains("Support &amp; &lt;Co&gt;"), "{html}");
+        assert!(html.contains("href=\"https://p.test/tickets/7\""), "{html}");
     }
 
     #[test]
@@ -223,10 +329,14 @@ mod tests {
         )
         .expect("write");
         let r = Renderer::new(Some(dir.path())).expect("override loads");
-        let (s, b) = r
+        let out = r
             .render(NotificationKind::TicketReceived, &ctx())
             .expect("renders");
-        assert_eq!((s.as_str(), b.as_str()), ("Got it [#7]", "Thanks!\n"));
+        assert_eq!(
+            (out.subject.as_str(), out.text.as_str()),
+            ("Got it [#7]", "Thanks!\n")
+        );
+        assert!(out.html.contains(">Thanks!</p>"), "{}", out.html);
         std::fs::write(dir.path().join("refused.txt"), "no subject line").expect("write");
         let err = Renderer::new(Some(dir.path())).expect_err("must fail");
         assert!(err.to_string().contains("refused"), "{err}");

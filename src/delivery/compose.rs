@@ -44,6 +44,9 @@ pub struct Outgoing {
     pub to: Vec<String>,
     pub subject: String,
     pub body_text: String,
+    /// The HTML alternative rendered with the text; `None` for a row queued
+    /// before there was one (its HTML is then made from the text).
+    pub body_html: Option<String>,
     /// Without angle brackets, as stored.
     pub message_id: String,
     pub in_reply_to: Option<String>,
@@ -154,7 +157,10 @@ pub fn compose(row: &Outgoing, me: &Identity) -> Result<Message, ComposeError> {
         "=_ticketd_{}",
         &hex(&Sha256::digest(row.message_id.as_bytes()))[..24]
     );
-    let html = html_body::from_text(&row.body_text);
+    let html = match &row.body_html {
+        Some(html) => html.clone(),
+        None => html_body::from_text(&row.body_text),
+    };
     b.multipart(
         MultiPart::alternative()
             .boundary(boundary)
@@ -304,6 +310,7 @@ mod tests {
                 to: vec!["ann@acme.test".into()],
                 subject: format!("[#42] {subject}"),
                 body_text: "hello".into(),
+                body_html: None,
                 message_id: "m1.42@example.test".into(),
                 in_reply_to: Some(huge_id.clone()),
                 references: std::iter::once("root@acme.test".to_string())

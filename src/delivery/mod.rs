@@ -311,20 +311,23 @@ impl Courier {
         if !needs_token(row) {
             return compose(row, &self.identity).map_err(never);
         }
-        let body_text = self.mint(claimed).await.map_err(|e| match e {
+        let token = self.mint(claimed).await.map_err(|e| match e {
             StoreError::NotFound(reason) => Unready::Never(reason),
             e => Unready::Store(e),
         })?;
         // The token lives in this copy and the message made from it only.
         let filled = Outgoing {
-            body_text,
+            body_text: tokens::fill_placeholder(&row.body_text, &token),
+            body_html: row
+                .body_html
+                .as_deref()
+                .map(|h| tokens::fill_placeholder(h, &token)),
             ..row.clone()
         };
         compose(&filled, &self.identity).map_err(never)
     }
 
-    /// Mints the row's token in a short write transaction of its own;
-    /// returns the body with the link filled in.
+    /// Mints the row's token in a short write transaction of its own.
     async fn mint(&mut self, claimed: &Claimed) -> Result<String, StoreError> {
         let row = &claimed.row;
         let email = row
@@ -333,14 +336,13 @@ impl Courier {
             .ok_or_else(|| StoreError::NotFound(format!("outbox row {} has no recipient", row.id)))?
             .clone();
         let (id, token_id, hours) = (row.id, claimed.token_id, self.token_hours);
-        let token = on_pool(&mut self.store, move |s| {
+        on_pool(&mut self.store, move |s| {
             let tx = s.write()?;
             let token = tokens::mint_for_outbox(&tx, id, token_id, &email, now(), hours)?;
             tx.commit()?;
             Ok(token)
         })
-        .await?;
-        Ok(tokens::fill_placeholder(&row.body_text, &token))
+        .await
     }
 
     /// The daemon's courier: a pass whenever ingestion wakes it, a row falls

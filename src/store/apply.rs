@@ -604,6 +604,7 @@ pub fn queue_notifications(
             support_address: env.policy.addressing.support().to_owned(),
             portal_url: env.portal_url.to_owned(),
             recipient: p.to.clone(),
+            ticket_url: ticket.map(|t| crate::render::ticket_url(env.portal_url, t.0, p.kind)),
             marker: REPLY_MARKER,
             ticket: view.clone(),
             message: change.map(|c| MessageView {
@@ -628,7 +629,7 @@ pub fn queue_notifications(
             conn.prepare_cached("UPDATE users SET refused_notice_at = ?2 WHERE email = ?1")?
                 .execute(params![p.to, env.now.0])?;
         }
-        let (subject, body) = env.renderer.render(p.kind, &ctx).map_err(|e| {
+        let out = env.renderer.render(p.kind, &ctx).map_err(|e| {
             StoreError::Invalid(format!("cannot render the {} notification: {e}", p.kind))
         })?;
         let message_id = format!(
@@ -637,14 +638,14 @@ pub fn queue_notifications(
             ticket.map(|t| t.0).unwrap_or(0)
         );
         conn.prepare_cached(
-            "INSERT INTO outbox (kind, recipients, subject, body_text, message_id, in_reply_to, refs, ticket_id, status, attempts, next_attempt_at, created_at, token_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', 0, ?11, ?9, ?10)",
+            "INSERT INTO outbox (kind, recipients, subject, body_text, body_html, message_id, in_reply_to, refs, ticket_id, status, attempts, next_attempt_at, created_at, token_id)
+             VALUES (?1, ?2, ?3, ?4, ?12, ?5, ?6, ?7, ?8, 'pending', 0, ?11, ?9, ?10)",
         )?
         .execute(params![
             p.kind.as_str(),
             serde_json::to_string(&[&p.to]).unwrap_or_else(|_| "[]".into()),
-            subject,
-            body,
+            out.subject,
+            out.text,
             message_id,
             in_reply_to,
             refs.join(" "),
@@ -652,6 +653,7 @@ pub fn queue_notifications(
             env.now.0,
             token_id,
             due.0,
+            out.html,
         ])?;
         if let Some(t) = ticket {
             conn.prepare_cached(

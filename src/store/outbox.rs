@@ -94,7 +94,8 @@ type DueRow = (Result<NotificationKind, String>, Outgoing, Option<i64>);
 fn due(conn: &Connection, now: Timestamp, limit: usize) -> Result<Vec<DueRow>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT o.id, o.kind, o.recipients, o.subject, o.body_text, o.message_id, o.in_reply_to,
-                o.refs, o.ticket_id, t.subject, t.created_at, o.created_at, o.attempts, o.token_id
+                o.refs, o.ticket_id, t.subject, t.created_at, o.created_at, o.attempts, o.token_id,
+                o.body_html
          FROM outbox o LEFT JOIN tickets t ON t.id = o.ticket_id
          WHERE o.status = 'pending' AND o.next_attempt_at <= ?1
          ORDER BY o.next_attempt_at, o.id LIMIT ?2",
@@ -113,6 +114,7 @@ fn due(conn: &Connection, now: Timestamp, limit: usize) -> Result<Vec<DueRow>, S
                 to: recipients(&r.get::<_, String>(2)?),
                 subject: r.get(3)?,
                 body_text: r.get(4)?,
+                body_html: r.get(14)?,
                 message_id: r.get(5)?,
                 in_reply_to: r.get(6)?,
                 references: refs

@@ -11,14 +11,26 @@ use ticketd::domain::address::Addressing;
 use ticketd::domain::model::{NotificationKind, TicketId};
 use ticketd::domain::quotes::REPLY_MARKER;
 use ticketd::domain::time::Timestamp;
-use ticketd::render::{MessageView, NoteContext, Renderer, TicketView};
+use ticketd::render::{ticket_url, MessageView, NoteContext, Renderer, TicketView};
+
+const PORTAL: &str = "https://support.example.test";
+
+/// Whether a mail of `kind` can be about a ticket: a password reset is
+/// asked for on the portal, a refusal answers a sender who may see none.
+fn has_ticket(kind: NotificationKind) -> bool {
+    !matches!(
+        kind,
+        NotificationKind::PasswordReset | NotificationKind::Refused
+    )
+}
 
 fn context(kind: NotificationKind) -> NoteContext {
-    NoteContext {
+    let ctx = NoteContext {
         support_name: "Example Support".into(),
         support_address: "support@example.test".into(),
-        portal_url: "https://support.example.test".into(),
+        portal_url: PORTAL.into(),
         recipient: "ann@customer.test".into(),
+        ticket_url: Some(ticket_url(PORTAL, 42, kind)),
         marker: REPLY_MARKER,
         ticket: Some(TicketView {
             id: 42,
@@ -55,12 +67,25 @@ fn context(kind: NotificationKind) -> NoteContext {
         )),
         expires_hours: 72,
         subject: Some("Printer on fire".into()),
+    };
+    if has_ticket(kind) {
+        ctx
+    } else {
+        NoteContext {
+            ticket: None,
+            ticket_url: None,
+            ..ctx
+        }
     }
 }
 
 fn composed(kind: NotificationKind) -> String {
+    composed_with(kind, &context(kind))
+}
+
+fn composed_with(kind: NotificationKind, ctx: &NoteContext) -> String {
     let renderer = Renderer::new(None).expect("built-in templates");
-    let (subject, body) = renderer.render(kind, &context(kind)).expect("renders");
+    let out = renderer.render(kind, ctx).expect("renders");
     let identity = Identity::new(
         "Example Support",
         "support@example.test",
@@ -71,8 +96,9 @@ fn composed(kind: NotificationKind) -> String {
         id: 7,
         kind,
         to: vec!["ann@customer.test".into()],
-        subject,
-        body_text: body,
+        subject: out.subject,
+        body_text: out.text,
+        body_html: Some(out.html),
         message_id: format!("0123456789abcdef01234567.42.{kind}@example.test"),
         in_reply_to: Some("ann-2@customer.test".into()),
         references: vec!["first@customer.test".into(), "ann-2@customer.test".into()],
@@ -148,4 +174,118 @@ fn the_reply_address_is_the_recipients_personal_one() {
     // Not the per-ticket form, and not someone else's key.
     assert!(!reply_to.contains(&addressing.reply_address(TicketId(42))));
     assert!(!reply_to.contains(&addressing.personal_address(TicketId(42), "mallory@evil.example")));
+}
+
+/// The text and the HTML part of a composed mail, decoded.
+fn parts(mail: &str) -> (String, String) {
+    let msg = mail_parser::MessageParser::default()
+        .parse(mail.as_bytes())
+        .expect("parses");
+    let text = msg.body_text(0).expect("a text part").into_owned();
+    let html = msg.body_html(0).expect("an HTML part").into_owned();
+    assert_ne!(text, html, "two parts");
+    (text, html)
+}
+
+#[test]
+fn customer_mails_lead_to_the_ticket_page_and_agent_mails_to_the_desk() {
+    use NotificationKind::*;
+    let portal = format!("{PORTAL}/tickets/42");
+    let desk = format!("{PORTAL}/desk/tickets/42");
+    // (kind, the link, the HTML's button or None when the button is the
+    // password link)
+    let table = [
+        (TicketReceived, &portal, Some("View your ticket")),
+        (TicketUpdated, &portal, Some("View your ticket")),
+        (PasswordSetup, &portal, None),
+        (AgentAlert, &desk, Some("Open in the desk")),
+        (UrgentPage, &desk, Some("Open in the desk")),
+    ];
+    for (kind, url, button) in table {
+        let (text, html) = parts(&composed(kind));
+        assert!(text.contains(url.as_str()), "{kind} text: {text}");
+        assert!(
+            html.contains(&format!("href=\"{url}\"")),
+            "{kind} HTML: {html}"
+        );
+        let other = if url == &portal { &desk } else { &portal };
+        assert!(!text.contains(&format!("{other}\n")), "{kind}: {text}");
+        if let Some(label) = button {
+            let at = html.find(&format!("href=\"{url}\"")).expect("link");
+            let tail = &html[at..];
+            let shown =
+                &tail[tail.find('>').expect("tag end") + 1..tail.find("</a>").expect("end")];
+            assert_eq!(shown, label, "{kind}");
+        }
+    }
+    // A password mail's button is its password link.
+    let (_, html) = parts(&composed(PasswordSetup));
+    assert!(html.contains("/password/setup?token=abab"), "{html}");
+    assert!(html.contains(">Choose your password</a>"), "{html}");
+}
+
+#[test]
+fn the_html_part_escapes_what_customers_wrote() {
+    let kind = NotificationKind::TicketUpdated;
+    let mut ctx = context(kind);
+    if let Some(t) = ctx.ticket.as_mut() {
+        t.subject = "<script>alert(\"subject\")</script>".into();
+    }
+    ctx.message = Some(MessageView {
+        author: "Eve <b>Evil</b> <eve@evil.test>".into(),
+        text: "<img src=x onerror=\"alert(1)\"> & 'quotes'\n<a href=\"https://evil.test\">x</a>"
+            .into(),
+    });
+    let (text, html) = parts(&composed_with(kind, &ctx));
+    assert!(
+        text.contains("<img src=x onerror"),
+        "the text part is text: {text}"
+    );
+    for raw in ["<script", "<img", "<b>", "<eve@", "\">x</a>"] {
+        assert!(!html.contains(raw), "{raw} in {html}");
+    }
+    for escaped in [
+        "&lt;script&gt;alert(&quot;subject&quot;)&lt;/script&gt;",
+        "Eve &lt;b&gt;Evil&lt;/b&gt; &lt;eve@evil.test&gt; wrote:",
+        "&lt;img src=x onerror=&quot;alert(1)&quot;&gt; &amp; &#39;quotes&#39;<br>",
+        "&lt;a href=&quot;",
+    ] {
+        assert!(html.contains(escaped), "{escaped} not in {html}");
+    }
+}
+
+#[test]
+fn the_marker_is_the_first_line_of_the_text_and_the_first_words_of_the_html() {
+    use NotificationKind::*;
+    for kind in [TicketReceived, TicketUpdated, AgentAlert, UrgentPage] {
+        let (text, html) = parts(&composed(kind));
+        assert_eq!(text.lines().next(), Some(REPLY_MARKER), "{kind}: {text}");
+        assert!(
+            html.contains(&format!(">{REPLY_MARKER}<")),
+            "{kind}: {html}"
+        );
+        let read = ticketd::domain::html::html_to_text(&html);
+        let first = read.lines().map(str::trim).find(|l| !l.is_empty());
+        assert_eq!(first, Some(REPLY_MARKER), "{kind}: {read}");
+    }
+}
+
+#[test]
+fn a_reply_above_our_html_is_cut_to_the_customers_words() {
+    let (_, html) = parts(&composed(NotificationKind::TicketUpdated));
+    let start = html.find("<body").expect("body");
+    let start = start + html[start..].find('>').expect("body tag") + 1;
+    let ours = &html[start..html.find("</body>").expect("body end")];
+    let gmail = format!(
+        "<div dir=\"ltr\">It works again, thanks!</div><br><div class=\"gmail_quote\"><div dir=\"ltr\" class=\"gmail_attr\">On Mon, 30 Nov 2026 at 01:53, Example Support &lt;<a href=\"mailto:support@example.test\">support@example.test</a>&gt; wrote:<br></div><blockquote class=\"gmail_quote\" style=\"margin:0px 0px 0px 0.8ex;border-left:1px solid rgb(204,204,204);padding-left:1ex\">{ours}</blockquote></div>"
+    );
+    // A client that marks nothing: the marker cuts.
+    let unmarked = format!("<p>It works again, thanks!</p>{ours}");
+    for (client, reply) in [("gmail", gmail), ("unmarked", unmarked)] {
+        assert_eq!(
+            ticketd::domain::html::html_reply_text(&reply),
+            "It works again, thanks!",
+            "{client}"
+        );
+    }
 }

@@ -683,12 +683,9 @@ fn full_message_url(
     ticket: Option<TicketId>,
     kind: NotificationKind,
 ) -> String {
-    match (ticket, kind) {
-        (Some(t), NotificationKind::AgentAlert | NotificationKind::UrgentPage) => {
-            format!("{}/desk/tickets/{}", env.portal_url, t.0)
-        }
-        (Some(t), _) => format!("{}/tickets/{}", env.portal_url, t.0),
-        (None, _) => env.portal_url.to_owned(),
+    match ticket {
+        Some(t) => crate::render::ticket_url(env.portal_url, t.0, kind),
+        None => env.portal_url.to_owned(),
     }
 }
 

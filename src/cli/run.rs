@@ -82,7 +82,7 @@ pub fn run(config: &Config, path: &Path, once: bool) -> CmdResult {
             return Ok(());
         }
         let portal = match &config.portal {
-            Some(p) => Some(portal_parts(config, &p.listen).await?),
+            Some(p) => Some(portal_parts(config, &p.listen, committed.clone()).await?),
             None => None,
         };
         let metrics = match &config.metrics {
@@ -146,8 +146,9 @@ pub fn run(config: &Config, path: &Path, once: bool) -> CmdResult {
 async fn portal_parts(
     config: &Config,
     listen: &str,
+    wake: Arc<Notify>,
 ) -> Result<(crate::web::State, tokio::net::TcpListener), Failure> {
-    let state = crate::web::state(config).map_err(portal_failure)?;
+    let state = crate::web::state_waking(config, wake).map_err(portal_failure)?;
     let listener = crate::web::bind(listen).await.map_err(portal_failure)?;
     tracing::info!(listen, url = %state.site.url, "portal listening");
     Ok((state, listener))
@@ -187,7 +188,9 @@ pub fn portal(config: &Config) -> CmdResult {
         .build()
         .map_err(|e| Failure::new(Exit::Software, format!("cannot start the runtime: {e}")))?;
     let result = rt.block_on(async {
-        let parts = portal_parts(config, &p.listen).await?;
+        // The portal's changes wake the courier, as the mailbox's commits do.
+        let wake = Arc::new(Notify::new());
+        let parts = portal_parts(config, &p.listen, wake.clone()).await?;
         let courier = match &config.smtp {
             Some(smtp) => Some(Courier::new(config, smtp).map_err(delivery_failure)?),
             None => None,
@@ -200,7 +203,7 @@ pub fn portal(config: &Config) -> CmdResult {
         });
         let delivery = async {
             if let Some(c) = courier {
-                c.run(stop.clone(), Arc::new(Notify::new()), None).await;
+                c.run(stop.clone(), wake.clone(), None).await;
             }
         };
         tokio::join!(serve_portal(Some(parts), stop.clone()), delivery);

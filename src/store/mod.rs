@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod apply;
 pub mod console;
+pub mod desk;
 pub mod error;
 pub mod housekeeping;
 pub mod imap_state;

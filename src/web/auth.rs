@@ -110,7 +110,7 @@ async fn login_page(
     }
     Html(pages::render(
         "login.html",
-        minijinja::context! { title => "Sign in", support_name => web.site.support_name },
+        minijinja::context! { title => "Sign in", support_name => web.site.support_name, support_address => web.site.support_address },
     ))
     .into_response()
 }
@@ -138,7 +138,7 @@ async fn login(
         let page = pages::render(
             "login.html",
             minijinja::context! {
-                title => "Sign in", support_name => web.site.support_name,
+                title => "Sign in", support_name => web.site.support_name, support_address => web.site.support_address,
                 error => SIGN_IN_FAILED, email => email,
             },
         );
@@ -207,7 +207,7 @@ async fn setup_page(
     let page = pages::render(
         "setup.html",
         minijinja::context! {
-            title => "Choose your password", support_name => web.site.support_name,
+            title => "Choose your password", support_name => web.site.support_name, support_address => web.site.support_address,
             token => q.token, invalid => !works,
         },
     );
@@ -237,7 +237,7 @@ async fn setup(
         let page = pages::render(
             "setup.html",
             minijinja::context! {
-                title => "Choose your password", support_name => web.site.support_name,
+                title => "Choose your password", support_name => web.site.support_name, support_address => web.site.support_address,
                 token => form.token.clone(), error => error,
             },
         );
@@ -250,7 +250,7 @@ async fn setup(
     let Some(owner) = owner else {
         let page = pages::render(
             "setup.html",
-            minijinja::context! { title => "Link expired", support_name => web.site.support_name, invalid => true },
+            minijinja::context! { title => "Link expired", support_name => web.site.support_name, support_address => web.site.support_address, invalid => true },
         );
         return Ok((axum::http::StatusCode::GONE, Html(page)).into_response());
     };
@@ -267,7 +267,7 @@ async fn setup(
         None => {
             let page = pages::render(
                 "setup.html",
-                minijinja::context! { title => "Link expired", support_name => web.site.support_name, invalid => true },
+                minijinja::context! { title => "Link expired", support_name => web.site.support_name, support_address => web.site.support_address, invalid => true },
             );
             Ok((axum::http::StatusCode::GONE, Html(page)).into_response())
         }
@@ -277,7 +277,7 @@ async fn setup(
 async fn reset_page(State(web): State<super::State>) -> Response {
     Html(pages::render(
         "reset.html",
-        minijinja::context! { title => "Set your password", support_name => web.site.support_name },
+        minijinja::context! { title => "Set your password", support_name => web.site.support_name, support_address => web.site.support_address },
     ))
     .into_response()
 }
@@ -299,7 +299,7 @@ async fn reset(
     }
     Ok(Html(pages::render(
         "reset.html",
-        minijinja::context! { title => "Set your password", support_name => web.site.support_name, sent => true },
+        minijinja::context! { title => "Set your password", support_name => web.site.support_name, support_address => web.site.support_address, sent => true },
     ))
     .into_response())
 }

@@ -25,6 +25,9 @@ pub struct Pool {
     idle: Mutex<Vec<Store>>,
     ingestor: Arc<Ingestor>,
     files: crate::attachments::AttachmentDir,
+    /// Woken after a change that may have queued mail: the courier sends
+    /// it at once rather than at its next look.
+    wake: Arc<tokio::sync::Notify>,
 }
 
 impl Pool {
@@ -32,13 +35,26 @@ impl Pool {
         config: StoreConfig,
         ingestor: Arc<Ingestor>,
         files: crate::attachments::AttachmentDir,
+        wake: Arc<tokio::sync::Notify>,
     ) -> Pool {
         Pool {
             config,
             idle: Mutex::new(Vec::new()),
             ingestor,
             files,
+            wake,
         }
+    }
+
+    /// [`Pool::run`] for a change that may queue notifications.
+    pub(crate) async fn run_write<T, F>(&self, job: F) -> Result<T, WebError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Store, &Ingestor) -> Result<T, StoreError> + Send + 'static,
+    {
+        let r = self.run(job).await?;
+        self.wake.notify_one();
+        Ok(r)
     }
 
     /// Runs `job` with a connection, on the blocking pool.
@@ -266,7 +282,7 @@ impl Pool {
     }
 
     pub async fn request_password_reset(&self, email: String) -> Result<(), WebError> {
-        self.run(move |store, ing| ing.request_password_reset(store, &email, now()))
+        self.run_write(move |store, ing| ing.request_password_reset(store, &email, now()))
             .await
     }
 
@@ -450,7 +466,7 @@ impl Pool {
         form: NewTicket,
         uploads: Vec<Upload>,
     ) -> Result<i64, WebError> {
-        self.run(move |store, ing| {
+        self.run_write(move |store, ing| {
             let r = ing.web_create(store, &author, form, uploads, now())?;
             r.ticket
                 .ok_or_else(|| StoreError::Invalid("the ticket could not be opened".into()))
@@ -465,7 +481,7 @@ impl Pool {
         text: String,
         uploads: Vec<Upload>,
     ) -> Result<(), WebError> {
-        self.run(move |store, ing| {
+        self.run_write(move |store, ing| {
             ing.web_reply(
                 store,
                 &author.email,
@@ -485,7 +501,7 @@ impl Pool {
         id: i64,
         change: WebUpdate,
     ) -> Result<(), WebError> {
-        self.run(move |store, ing| {
+        self.run_write(move |store, ing| {
             ing.web_update(
                 store,
                 &actor.email,
@@ -519,7 +535,7 @@ impl Pool {
         email: String,
         role: Role,
     ) -> Result<(), WebError> {
-        self.run(move |store, _| {
+        self.run_write(move |store, _| {
             let tx = store.write()?;
             crate::store::portal::set_role_in_org(&tx, &admin, &email, role, now())?;
             tx.commit()?;
@@ -529,7 +545,7 @@ impl Pool {
     }
 
     pub async fn invite(&self, admin: String, email: String) -> Result<(), WebError> {
-        self.run(move |store, ing| ing.org_invite(store, &admin, &email, now()))
+        self.run_write(move |store, ing| ing.org_invite(store, &admin, &email, now()))
             .await
     }
 }

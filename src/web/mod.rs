@@ -10,6 +10,7 @@ pub mod account;
 pub mod auth;
 pub mod csrf;
 pub mod db;
+pub mod desk;
 pub mod error;
 pub mod extract;
 pub mod limiter;
@@ -124,6 +125,7 @@ pub fn router(state: State) -> Router {
         .merge(tickets::router())
         .merge(org::router())
         .merge(account::router())
+        .merge(desk::router())
         .layer(middleware::from_fn_with_state(
             state.clone(),
             csrf::check_origin,
@@ -184,13 +186,19 @@ pub enum StartError {
 /// The portal's state from the config: its own ingest pipeline and
 /// connections on the same database as the daemon.
 pub fn state(config: &Config) -> Result<State, StartError> {
+    state_waking(config, Arc::new(tokio::sync::Notify::new()))
+}
+
+/// [`state`], waking `wake` (the courier's) after every portal change
+/// that may have queued mail.
+pub fn state_waking(config: &Config, wake: Arc<tokio::sync::Notify>) -> Result<State, StartError> {
     let site = Site::from_config(config)?;
     let mut store =
         crate::store::Store::from_config(&config.store, crate::store::Durability::Full)?;
     let ingestor = Arc::new(Ingestor::new(config, &mut store)?);
     let files = crate::attachments::AttachmentDir::new(&config.attachments_dir());
     Ok(Arc::new(Web {
-        db: db::Pool::new(config.store.clone(), ingestor.clone(), files),
+        db: db::Pool::new(config.store.clone(), ingestor.clone(), files, wake),
         ingestor,
         site,
         limiter: limiter::SignInLimiter::default(),

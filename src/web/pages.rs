@@ -18,6 +18,21 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("new.html", include_str!("templates/new.html")),
     ("org.html", include_str!("templates/org.html")),
     ("account.html", include_str!("templates/account.html")),
+    ("desk_queue.html", include_str!("templates/desk_queue.html")),
+    ("desk_log.html", include_str!("templates/desk_log.html")),
+    (
+        "desk_outbox.html",
+        include_str!("templates/desk_outbox.html"),
+    ),
+    (
+        "desk_quarantine.html",
+        include_str!("templates/desk_quarantine.html"),
+    ),
+    ("desk_users.html", include_str!("templates/desk_users.html")),
+    (
+        "desk_ticket.html",
+        include_str!("templates/desk_ticket.html"),
+    ),
 ];
 
 /// The stylesheet, served at `/static/portal.css`.

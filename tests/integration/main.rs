@@ -3,6 +3,7 @@
 
 mod cli;
 mod desk;
+mod desk_web;
 mod golden;
 mod hostile;
 mod portal_core;

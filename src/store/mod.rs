@@ -31,6 +31,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_trust.sql"),
     include_str!("migrations/0006_arrival.sql"),
     include_str!("migrations/0007_portal.sql"),
+    include_str!("migrations/0008_assignee.sql"),
 ];
 
 /// How hard a commit tries to survive a power cut.

@@ -43,6 +43,10 @@ const BUILT_IN: &[(NotificationKind, &str)] = &[
         NotificationKind::Refused,
         include_str!("../config/templates/refused.txt"),
     ),
+    (
+        NotificationKind::TicketAssigned,
+        include_str!("../config/templates/ticket_assigned.txt"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -101,6 +105,8 @@ pub struct NoteContext {
     pub expires_hours: u32,
     /// The subject of a refused mail.
     pub subject: Option<String>,
+    /// Who made the change a staff mail reports (an assignment).
+    pub actor: Option<String>,
 }
 
 /// Where a notification about ticket `id` leads: `{portal_url}/tickets/ID`
@@ -108,7 +114,9 @@ pub struct NoteContext {
 pub fn ticket_url(portal_url: &str, id: i64, kind: NotificationKind) -> String {
     let base = portal_url.trim_end_matches('/');
     match kind {
-        NotificationKind::AgentAlert | NotificationKind::UrgentPage => {
+        NotificationKind::AgentAlert
+        | NotificationKind::UrgentPage
+        | NotificationKind::TicketAssigned => {
             format!("{base}/desk/tickets/{id}")
         }
         _ => format!("{base}/tickets/{id}"),

@@ -5,7 +5,8 @@ use clap::Subcommand;
 use super::table::Table;
 use super::{open_ingestor, open_store, print_json, CmdResult, Failure};
 use crate::config::Config;
-use crate::domain::model::{Priority, Status, TicketId};
+use crate::domain::commands::Assignment;
+use crate::domain::model::{normalize_email, Priority, Status, TicketId};
 use crate::domain::time::{Timestamp, DAY};
 use crate::ingest::now;
 use crate::store::console::ConsoleUpdate;
@@ -42,6 +43,12 @@ pub enum TicketsCmd {
         /// Remove a watcher (repeatable).
         #[arg(long, value_name = "EMAIL")]
         unwatch: Vec<String>,
+        /// Assign the ticket to this agent.
+        #[arg(long, value_name = "EMAIL", conflicts_with = "unassign")]
+        assign: Option<String>,
+        /// Leave the ticket unassigned (alerts go to every agent again).
+        #[arg(long)]
+        unassign: bool,
     },
 }
 
@@ -89,17 +96,25 @@ pub fn run(config: &Config, cmd: TicketsCmd) -> CmdResult {
             category,
             watch,
             unwatch,
+            assign,
+            unassign,
         } => {
+            let assign = match (assign, unassign) {
+                (Some(email), _) => Some(Assignment::To(normalize_email(&email))),
+                (None, true) => Some(Assignment::Nobody),
+                (None, false) => None,
+            };
             let update = ConsoleUpdate {
                 status,
                 priority,
                 category,
                 watch,
                 unwatch,
+                assign,
             };
             if update.is_empty() {
                 return Err(Failure::usage(
-                    "nothing to change: give --status, --priority, --category, --watch or --unwatch",
+                    "nothing to change: give --status, --priority, --category, --watch, --unwatch, --assign or --unassign",
                 ));
             }
             let (mut store, ingestor) = open_ingestor(config)?;
@@ -156,6 +171,7 @@ fn show_text(t: &Ticket) -> String {
         t.category.as_deref().unwrap_or("-")
     );
     let _ = writeln!(o, "  requester {}", t.requester);
+    let _ = writeln!(o, "  assignee  {}", t.assignee.as_deref().unwrap_or("none"));
     if !t.watchers.is_empty() {
         let _ = writeln!(o, "  watchers  {}", t.watchers.join(", "));
     }

@@ -59,6 +59,7 @@ mod tests {
             org: Some("acme.test".into()),
             watchers: vec!["bob@other.test".into()],
             solved_at: None,
+            assignee: None,
         }
     }
 

@@ -1,5 +1,6 @@
-//! Agent email commands (DESIGN §3): `#status`, `#priority`, `#category`,
-//! `#note`, `#watch`, `#unwatch` on the first lines of an agent's reply.
+//! Agent email commands (DESIGN §3, §9): `#status`, `#priority`,
+//! `#category`, `#note`, `#watch`, `#unwatch`, `#assign`, `#unassign` on the
+//! first lines of an agent's reply.
 //! Only agents' mail is parsed; for everyone else these lines are text.
 
 use super::model::{Priority, Status};
@@ -13,6 +14,53 @@ pub enum Command {
     Note,
     Watch(String),
     Unwatch(String),
+    /// `#assign EMAIL` or `#assign me`; `#unassign` is `Assign(Assignee::Nobody)`.
+    Assign(Assignee),
+}
+
+/// Whom a ticket is assigned to, as asked; whether that is an agent is
+/// for the decision to check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Assignee {
+    /// The one who asks (`#assign me`, the desk's "me").
+    Me,
+    Agent(String),
+    Nobody,
+}
+
+/// Whom a ticket goes to once "me" is known and the address checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Assignment {
+    To(String),
+    Nobody,
+}
+
+impl Assignment {
+    pub fn email(&self) -> Option<&str> {
+        match self {
+            Assignment::To(e) => Some(e),
+            Assignment::Nobody => None,
+        }
+    }
+}
+
+impl Assignee {
+    /// Resolves "me" to `me`, and refuses anyone who is not in `agents`
+    /// (sorted or not): a ticket is only ever assigned to an agent.
+    pub fn resolve(&self, me: &str, agents: &[String]) -> Result<Assignment, String> {
+        let email = match self {
+            Assignee::Nobody => return Ok(Assignment::Nobody),
+            Assignee::Me => me,
+            Assignee::Agent(e) => e.as_str(),
+        };
+        if agents.iter().any(|a| a == email) {
+            Ok(Assignment::To(email.to_owned()))
+        } else {
+            Err(format!(
+                "{email} is not an agent, so the ticket was not assigned (agents: support.agents, or `ticketd users set-role EMAIL agent`)"
+            ))
+        }
+    }
 }
 
 /// The commands found, the lines that looked like commands but were not
@@ -59,7 +107,14 @@ pub fn parse(visible: &str) -> Parsed {
             "unwatch" if is_email(&bare(arg1)) && arg.len() == 1 => {
                 Some(Command::Unwatch(bare(arg1)))
             }
-            "category" | "note" | "watch" | "unwatch" => None,
+            "assign" if arg.len() == 1 && arg1.eq_ignore_ascii_case("me") => {
+                Some(Command::Assign(Assignee::Me))
+            }
+            "assign" if is_email(&bare(arg1)) && arg.len() == 1 => {
+                Some(Command::Assign(Assignee::Agent(bare(arg1))))
+            }
+            "unassign" if arg.is_empty() => Some(Command::Assign(Assignee::Nobody)),
+            "category" | "note" | "watch" | "unwatch" | "assign" | "unassign" => None,
             // Not a command word at all (e.g. "#1 priority is..."): it is text.
             _ => {
                 rest_at = offset;
@@ -145,5 +200,66 @@ mod tests {
             assert_eq!(p.commands, [Command::Watch(want.into())], "{line}");
         }
         assert_eq!(parse("#watch <>\nHi").rejected, ["#watch <>"]);
+    }
+}
+
+#[cfg(test)]
+mod assign_tests {
+    use super::*;
+
+    #[test]
+    fn assign_me_an_agent_or_nobody() {
+        for (line, want) in [
+            ("#assign me", Assignee::Me),
+            ("#assign ME", Assignee::Me),
+            (
+                "#assign <Bea@Example.test>",
+                Assignee::Agent("bea@example.test".into()),
+            ),
+            ("#unassign", Assignee::Nobody),
+        ] {
+            let p = parse(&format!("{line}\nOn it."));
+            assert_eq!(p.commands, [Command::Assign(want)], "{line}");
+            assert_eq!(p.text, "On it.");
+        }
+    }
+
+    #[test]
+    fn only_agents_are_assigned() {
+        let agents = [
+            "al@example.test".to_string(),
+            "bea@example.test".to_string(),
+        ];
+        assert_eq!(
+            Assignee::Me.resolve("al@example.test", &agents),
+            Ok(Assignment::To("al@example.test".into()))
+        );
+        assert_eq!(
+            Assignee::Agent("bea@example.test".into()).resolve("al@example.test", &agents),
+            Ok(Assignment::To("bea@example.test".into()))
+        );
+        assert_eq!(
+            Assignee::Nobody.resolve("al@example.test", &agents),
+            Ok(Assignment::Nobody)
+        );
+        let e = Assignee::Agent("ann@acme.test".into())
+            .resolve("al@example.test", &agents)
+            .unwrap_err();
+        assert!(e.contains("ann@acme.test is not an agent"), "{e}");
+    }
+
+    #[test]
+    fn a_malformed_assign_is_rejected_and_removed() {
+        let p = parse("#assign\n#assign bea and me\n#unassign bea@example.test\nHi");
+        assert!(p.commands.is_empty());
+        assert_eq!(
+            p.rejected,
+            [
+                "#assign",
+                "#assign bea and me",
+                "#unassign bea@example.test"
+            ]
+        );
+        assert_eq!(p.text, "Hi");
     }
 }

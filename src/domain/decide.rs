@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use super::access::may_update;
 use super::address::Addressing;
 use super::classify::{self, Classification, ClassifyContext};
-use super::commands::{self, Command};
+use super::commands::{self, Assignment, Command};
 use super::message::{InboundMessage, Mailbox};
 use super::model::{Outcome, Priority, Role, Source, Status, TicketId};
 use super::notify::{self, PlanInput, Planned};
@@ -95,6 +95,8 @@ pub struct TicketChange {
     pub warning: Option<String>,
     /// A verified agent's public answer: the mail budget may delay it, never drop it.
     pub agent_answer: bool,
+    /// `#assign`/`#unassign`: the new assignee, when it changes.
+    pub assign: Option<Assignment>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -333,6 +335,8 @@ pub fn decide_web(
     let mut note = false;
     let mut watch_cmd = Vec::new();
     let mut unwatch_cmd = Vec::new();
+    let mut assign_cmd: Option<Assignment> = None;
+    let mut assign_refused = Vec::new();
     for c in &parsed.commands {
         match c {
             Command::Status(s) => commanded_status = Some(*s),
@@ -341,6 +345,10 @@ pub fn decide_web(
             Command::Note => note = true,
             Command::Watch(e) => watch_cmd.push(e.clone()),
             Command::Unwatch(e) => unwatch_cmd.push(e.clone()),
+            Command::Assign(a) => match a.resolve(&sender.email, &snap.agents) {
+                Ok(to) => assign_cmd = Some(to),
+                Err(why) => assign_refused.push(why),
+            },
         }
     }
     if !parsed.commands.is_empty() {
@@ -351,6 +359,11 @@ pub fn decide_web(
             "agent command not understood, removed from the text: {r}"
         ));
     }
+    for why in &assign_refused {
+        trace.push(format!("#assign not carried out: {why}"));
+    }
+    let mut rejected_commands = parsed.rejected;
+    rejected_commands.extend(assign_refused);
 
     // Who already has this message: a mail's To and Cc. A portal message
     // was mailed to no one, so everyone it concerns is told.
@@ -419,8 +432,13 @@ pub fn decide_web(
             describe_watchers(&mut trace, &watcher_emails, &w.added, w.cut);
             let password_setup =
                 claimed != Role::Agent && !sender.has_password && !sender.setup_pending;
+            let assign = assign_cmd.filter(|a| *a != Assignment::Nobody);
+            let assignee = assign.as_ref().and_then(Assignment::email);
+            describe_assignment(&mut trace, assignee, None);
             let notifications = notify::plan(&PlanInput {
                 new_ticket: true,
+                assignee,
+                assigned_now: assignee.filter(|a| *a != sender.email),
                 author: &sender.email,
                 author_role: Some(acting.role),
                 requester: &sender.email,
@@ -451,7 +469,7 @@ pub fn decide_web(
                 watch_add: w.added,
                 watch_cut: w.cut,
                 watch_remove: Vec::new(),
-                rejected_commands: parsed.rejected,
+                rejected_commands,
                 rules_matched: ruled.matched,
                 close: follow_up_of.filter(|_| {
                     snap.candidate
@@ -462,6 +480,7 @@ pub fn decide_web(
                 refused_unverified: refused.finish(&mut trace),
                 warning,
                 agent_answer: false,
+                assign,
             };
             Decision {
                 outcome: Outcome::Created,
@@ -554,8 +573,21 @@ pub fn decide_web(
             if internal {
                 trace.push("message: internal note (customers are not notified)".into());
             }
+            let assign = assign_cmd.filter(|a| a.email() != t.assignee.as_deref());
+            let assignee = match &assign {
+                Some(a) => a.email(),
+                None => t.assignee.as_deref(),
+            };
+            if assign.is_some() {
+                describe_assignment(&mut trace, assignee, t.assignee.as_deref());
+            }
             let notifications = notify::plan(&PlanInput {
                 new_ticket: false,
+                assignee,
+                assigned_now: assign
+                    .as_ref()
+                    .and_then(Assignment::email)
+                    .filter(|a| *a != sender.email),
                 author: &sender.email,
                 author_role: Some(acting.role),
                 internal,
@@ -592,13 +624,14 @@ pub fn decide_web(
                     .into_iter()
                     .filter(|e| t.watchers.contains(e))
                     .collect(),
-                rejected_commands: parsed.rejected,
+                rejected_commands,
                 rules_matched: ruled.matched,
                 close: None,
                 verified,
                 refused_unverified: refused.finish(&mut trace),
                 warning,
                 agent_answer: author == AuthorKind::Agent && !internal,
+                assign,
             };
             Decision {
                 outcome: Outcome::Updated,
@@ -609,6 +642,14 @@ pub fn decide_web(
             }
         }
     }
+}
+
+fn describe_assignment(trace: &mut Vec<String>, to: Option<&str>, was: Option<&str>) {
+    trace.push(format!(
+        "assignee: {} → {}",
+        was.unwrap_or("none"),
+        to.unwrap_or("none")
+    ));
 }
 
 /// What an unverified mail was refused; each becomes an `unverified_sender` event.

@@ -61,6 +61,7 @@ fn snapshot(from: Sender, rule: Option<ThreadRule>) -> Snapshot {
                 org: Some("acme.test".into()),
                 watchers: vec!["bob@acme.test".into()],
                 solved_at: None,
+                assignee: None,
             },
         }),
         agents: vec!["agent@example.test".into()],
@@ -331,4 +332,69 @@ fn a_portal_reply_to_a_ticket_one_may_not_see_changes_nothing() {
             (NotificationKind::AgentAlert, "agent@example.test"),
         ]
     );
+}
+
+#[test]
+fn assign_needs_a_verified_agent_mail_and_an_agent() {
+    let p = policy();
+    let mut snap = snapshot(
+        sender("agent@example.test", Role::Agent),
+        Some(ThreadRule::SubjectTag),
+    );
+    snap.agents = vec!["agent@example.test".into(), "bea@example.test".into()];
+
+    let forged = mail("agent@example.test", "#assign me\nMine.");
+    assert_eq!(change(&decide(&forged, &snap, &p, NOW)).assign, None);
+
+    let mut me = mail("agent@example.test", "#assign me\nMine.");
+    me.auth_results = vec![TRUSTED_PASS.into()];
+    let d = decide(&me, &snap, &p, NOW);
+    assert_eq!(
+        change(&d).assign,
+        Some(Assignment::To("agent@example.test".into()))
+    );
+    assert!(d
+        .trace
+        .iter()
+        .any(|t| t == "assignee: none → agent@example.test"));
+    assert!(
+        !kinds(&d)
+            .iter()
+            .any(|(k, _)| *k == NotificationKind::TicketAssigned),
+        "taking a ticket oneself tells no one"
+    );
+
+    let mut bea = mail("agent@example.test", "#assign bea@example.test\nFor Bea.");
+    bea.auth_results = vec![TRUSTED_PASS.into()];
+    let d = decide(&bea, &snap, &p, NOW);
+    assert_eq!(
+        change(&d).assign,
+        Some(Assignment::To("bea@example.test".into()))
+    );
+    assert!(kinds(&d).contains(&(NotificationKind::TicketAssigned, "bea@example.test")));
+
+    let mut customer = mail("agent@example.test", "#assign ann@acme.test\nHm.");
+    customer.auth_results = vec![TRUSTED_PASS.into()];
+    let c = change(&decide(&customer, &snap, &p, NOW)).clone();
+    assert_eq!(c.assign, None);
+    assert!(c.rejected_commands[0].contains("ann@acme.test is not an agent"));
+}
+
+#[test]
+fn a_customer_reply_alerts_the_assignee_alone() {
+    let p = policy();
+    let mut snap = snapshot(
+        sender("ann@acme.test", Role::Member),
+        Some(ThreadRule::SubjectTag),
+    );
+    snap.agents = vec!["agent@example.test".into(), "bea@example.test".into()];
+    if let Some(c) = snap.candidate.as_mut() {
+        c.ticket.assignee = Some("bea@example.test".into());
+    }
+    let d = decide(&mail("ann@acme.test", "Any news?"), &snap, &p, NOW);
+    let alerts: Vec<_> = kinds(&d)
+        .into_iter()
+        .filter(|(k, _)| *k == NotificationKind::AgentAlert)
+        .collect();
+    assert_eq!(alerts, [(NotificationKind::AgentAlert, "bea@example.test")]);
 }

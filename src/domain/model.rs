@@ -118,6 +118,7 @@ word_enum! {
         TicketReceived => "ticket_received",
         TicketUpdated => "ticket_updated", AgentAlert => "agent_alert",
         UrgentPage => "urgent_page", Refused => "refused",
+        TicketAssigned => "ticket_assigned",
     }
 }
 

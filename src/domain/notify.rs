@@ -26,6 +26,11 @@ pub struct PlanInput<'a> {
     /// Watchers after the change.
     pub watchers: &'a [String],
     pub agents: &'a [String],
+    /// The ticket's assignee after the change: agent alerts go to them
+    /// alone (DESIGN §9), else to every agent.
+    pub assignee: Option<&'a str>,
+    /// Who was just given the ticket by someone else: told so.
+    pub assigned_now: Option<&'a str>,
     /// Everyone in the incoming mail's To and Cc: they already have it.
     pub direct_recipients: &'a [&'a str],
     pub solved_now: bool,
@@ -99,10 +104,24 @@ pub fn plan(i: &PlanInput<'_>) -> Vec<Planned> {
         }
     }
     if !author_is_agent && (i.new_ticket || !i.internal || i.from_stranger) {
-        for a in i.agents {
+        // Someone writing as an agent is every agent's business, whoever
+        // the ticket is assigned to.
+        let alone = i
+            .assignee
+            .filter(|a| !i.unverified_claim && i.agents.iter().any(|x| x == a));
+        let alerted: Vec<&str> = match alone {
+            Some(a) => vec![a],
+            None => i.agents.iter().map(String::as_str).collect(),
+        };
+        for a in alerted {
             if (i.unverified_claim && a == i.author) || !already_has(a) {
                 push(NotificationKind::AgentAlert, a);
             }
+        }
+    }
+    if let Some(a) = i.assigned_now {
+        if a != i.author && i.agents.iter().any(|x| x == a) {
+            push(NotificationKind::TicketAssigned, a);
         }
     }
     if i.became_urgent {
@@ -303,6 +322,92 @@ mod tests {
                 (AgentAlert, "bea@example.test")
             ]
         );
+    }
+
+    fn two_agents() -> Vec<String> {
+        vec![
+            "agent@example.test".to_string(),
+            "bea@example.test".to_string(),
+        ]
+    }
+
+    #[test]
+    fn an_assigned_ticket_alerts_its_assignee_alone() {
+        let agents = two_agents();
+        let p = plan(&PlanInput {
+            author: "ann@acme.test",
+            author_role: Some(Role::Member),
+            requester: "ann@acme.test",
+            agents: &agents,
+            assignee: Some("bea@example.test"),
+            ..Default::default()
+        });
+        assert_eq!(kinds(&p), [(AgentAlert, "bea@example.test")]);
+    }
+
+    #[test]
+    fn an_assignee_who_is_no_longer_an_agent_does_not_swallow_the_alert() {
+        let agents = two_agents();
+        let p = plan(&PlanInput {
+            author: "ann@acme.test",
+            author_role: Some(Role::Member),
+            requester: "ann@acme.test",
+            agents: &agents,
+            assignee: Some("left@example.test"),
+            ..Default::default()
+        });
+        assert_eq!(
+            kinds(&p),
+            [
+                (AgentAlert, "agent@example.test"),
+                (AgentAlert, "bea@example.test")
+            ]
+        );
+    }
+
+    #[test]
+    fn an_unverified_claim_alerts_every_agent_even_when_assigned() {
+        let agents = two_agents();
+        let p = plan(&PlanInput {
+            author: "agent@example.test",
+            author_role: Some(Role::Member),
+            internal: true,
+            from_stranger: true,
+            unverified_claim: true,
+            requester: "ann@acme.test",
+            agents: &agents,
+            assignee: Some("bea@example.test"),
+            ..Default::default()
+        });
+        assert_eq!(
+            kinds(&p),
+            [
+                (AgentAlert, "agent@example.test"),
+                (AgentAlert, "bea@example.test")
+            ]
+        );
+    }
+
+    #[test]
+    fn the_new_assignee_is_told_unless_they_took_it_themselves() {
+        let agents = two_agents();
+        let assigned_by = |author| {
+            plan(&PlanInput {
+                author,
+                author_role: Some(Role::Agent),
+                internal: true,
+                requester: "ann@acme.test",
+                agents: &agents,
+                assignee: Some("bea@example.test"),
+                assigned_now: Some("bea@example.test"),
+                ..Default::default()
+            })
+        };
+        assert_eq!(
+            kinds(&assigned_by("agent@example.test")),
+            [(TicketAssigned, "bea@example.test")]
+        );
+        assert!(assigned_by("bea@example.test").is_empty());
     }
 
     #[test]

@@ -39,6 +39,8 @@ pub struct TicketState {
     /// Sorted emails.
     pub watchers: Vec<String>,
     pub solved_at: Option<Timestamp>,
+    /// The agent the ticket is assigned to: their alerts are theirs alone.
+    pub assignee: Option<String>,
 }
 
 impl TicketState {

@@ -217,6 +217,7 @@ mod tests {
             org: Some("acme.test".into()),
             watchers: vec![],
             solved_at: solved_days_ago.map(|d| NOW.minus_secs(d * DAY)),
+            assignee: None,
         }
     }
 

@@ -155,6 +155,7 @@ mod tests {
             org: Some("acme.test".into()),
             watchers: vec!["bob@acme.test".into()],
             solved_at: solved_days_ago.map(|d| NOW.minus_secs(d * DAY)),
+            assignee: None,
         }
     }
 

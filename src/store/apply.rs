@@ -369,6 +369,9 @@ pub fn apply_ticket(
             &change.rules_matched.join(", "),
         )?;
     }
+    if let Some(to) = &change.assign {
+        super::assign::set_assignee(conn, now, ticket, to, "")?;
+    }
 
     // The message itself. `full_text` is kept only where it differs from the
     // visible text by more than surrounding blanks (empty: the same), so a
@@ -616,6 +619,9 @@ pub fn queue_notifications(
             internal: change.is_some_and(|c| c.internal),
             expires_hours: env.token_hours,
             subject: Some(msg.subject.clone()),
+            actor: (p.kind == NotificationKind::TicketAssigned)
+                .then(|| author.clone())
+                .filter(|a| !a.is_empty()),
             ..Default::default()
         };
         let token_id = if p.kind.carries_password_link() {
@@ -757,7 +763,10 @@ fn take_budget(
             "at most one page per ticket an hour and support.max_pages_per_hour in all"
         }
         kind => {
-            if kind != NotificationKind::AgentAlert {
+            if !matches!(
+                kind,
+                NotificationKind::AgentAlert | NotificationKind::TicketAssigned
+            ) {
                 keys.push((
                     format!("to:{}", base_address(&p.to)),
                     env.budget.per_recipient,

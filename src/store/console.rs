@@ -8,6 +8,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::apply::{event, queue_notifications, upsert_user, ApplyEnv};
 use super::StoreError;
+use crate::domain::commands::Assignment;
 use crate::domain::message::{InboundMessage, Mailbox};
 use crate::domain::model::{normalize_email, Priority, Role, Status, TicketId};
 use crate::domain::notify::{self, PlanInput};
@@ -20,6 +21,8 @@ pub struct ConsoleUpdate {
     pub category: Option<String>,
     pub watch: Vec<String>,
     pub unwatch: Vec<String>,
+    /// `--assign EMAIL` / `--unassign`, the desk's assignee, `#assign`.
+    pub assign: Option<Assignment>,
 }
 
 impl ConsoleUpdate {
@@ -29,6 +32,7 @@ impl ConsoleUpdate {
             && self.category.is_none()
             && self.watch.is_empty()
             && self.unwatch.is_empty()
+            && self.assign.is_none()
     }
 }
 
@@ -196,6 +200,20 @@ pub fn update_ticket(
         }
     }
 
+    let mut assigned_now = None;
+    if let Some(to) = &u.assign {
+        if let Some(line) = super::assign::set_assignee(conn, now, id, to, &via)? {
+            out.changes.push(format!("assignee {line}"));
+            assigned_now = to.email().map(str::to_owned);
+        }
+    }
+    let assignee: Option<String> = conn
+        .prepare_cached(
+            "SELECT a.email FROM tickets t JOIN users a ON a.id = t.assignee_id WHERE t.id = ?1",
+        )?
+        .query_row([id.0], |r| r.get(0))
+        .optional()?;
+
     let watchers = strings(conn, "SELECT u.email FROM watchers w JOIN users u ON u.id = w.user_id WHERE w.ticket_id = ?1 ORDER BY u.email", Some(id.0))?;
     let agents = strings(
         conn,
@@ -217,14 +235,21 @@ pub fn update_ticket(
         requester: &requester,
         watchers: &watchers,
         agents: &agents,
+        assignee: assignee.as_deref(),
+        assigned_now: assigned_now.as_deref(),
         solved_now,
         became_urgent,
         oncall: env.policy.oncall.as_deref(),
         bouncing: Some(&bouncing),
         ..Default::default()
     });
+    // The actor as the author a staff mail names ("assigned to you by …").
     let msg = InboundMessage {
         subject,
+        from: (!author.is_empty()).then(|| Mailbox {
+            email: author.to_owned(),
+            name: None,
+        }),
         ..Default::default()
     };
     queue_notifications(conn, env, Some(id), &msg, None, &planned)?;

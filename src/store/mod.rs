@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod apply;
+pub mod assign;
 pub mod console;
 pub mod desk;
 pub mod error;

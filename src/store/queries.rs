@@ -22,6 +22,8 @@ pub struct Ticket {
     pub requester: String,
     pub watchers: Vec<String>,
     pub fields: BTreeMap<String, String>,
+    /// The agent it is assigned to (email), or null.
+    pub assignee: Option<String>,
     pub follow_up_of: Option<i64>,
     pub created_at: String,
     pub updated_at: String,
@@ -120,7 +122,8 @@ fn ts(secs: i64) -> String {
 
 const TICKET_COLUMNS: &str =
     "t.id, t.subject, t.status, t.priority, t.category, u.email, t.fields, t.follow_up_of,
-     t.created_at, t.updated_at, (SELECT count(*) FROM messages m WHERE m.ticket_id = t.id)";
+     t.created_at, t.updated_at, (SELECT count(*) FROM messages m WHERE m.ticket_id = t.id),
+     (SELECT a.email FROM users a WHERE a.id = t.assignee_id)";
 
 fn ticket_row(r: &Row<'_>) -> rusqlite::Result<Ticket> {
     let fields: String = r.get(6)?;
@@ -134,6 +137,7 @@ fn ticket_row(r: &Row<'_>) -> rusqlite::Result<Ticket> {
         requester: r.get(5)?,
         watchers: Vec::new(),
         fields: serde_json::from_str(&fields).unwrap_or_default(),
+        assignee: r.get(11)?,
         follow_up_of: r.get(7)?,
         created_at: ts(created),
         updated_at: ts(r.get(9)?),

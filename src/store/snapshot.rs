@@ -222,7 +222,8 @@ fn find_candidate(
 pub fn ticket_state(conn: &Connection, id: TicketId) -> Result<Option<TicketState>, StoreError> {
     let row = conn
         .prepare_cached(
-            "SELECT t.subject, t.status, t.priority, t.category, u.email, t.org, t.solved_at
+            "SELECT t.subject, t.status, t.priority, t.category, u.email, t.org, t.solved_at,
+                    (SELECT a.email FROM users a WHERE a.id = t.assignee_id)
              FROM tickets t JOIN users u ON u.id = t.requester_id WHERE t.id = ?1",
         )?
         .query_row([id.0], |r| {
@@ -234,10 +235,12 @@ pub fn ticket_state(conn: &Connection, id: TicketId) -> Result<Option<TicketStat
                 r.get::<_, String>(4)?,
                 r.get::<_, Option<String>>(5)?,
                 r.get::<_, Option<i64>>(6)?,
+                r.get::<_, Option<String>>(7)?,
             ))
         })
         .optional()?;
-    let Some((subject, status, priority, category, requester, org, solved_at)) = row else {
+    let Some((subject, status, priority, category, requester, org, solved_at, assignee)) = row
+    else {
         return Ok(None);
     };
     Ok(Some(TicketState {
@@ -254,6 +257,7 @@ pub fn ticket_state(conn: &Connection, id: TicketId) -> Result<Option<TicketStat
         org,
         watchers: watchers(conn, id)?,
         solved_at: solved_at.map(Timestamp),
+        assignee,
     }))
 }
 

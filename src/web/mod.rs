@@ -14,6 +14,7 @@ pub mod desk;
 pub mod error;
 pub mod extract;
 pub mod limiter;
+pub mod multipart;
 pub mod org;
 pub mod pages;
 pub mod session;

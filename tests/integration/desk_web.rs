@@ -31,6 +31,15 @@ struct Reply {
 
 impl Portal {
     fn new() -> Portal {
+        Portal::with_agents(&[AGENT])
+    }
+
+    fn with_agents(agents: &[&str]) -> Portal {
+        let agents = agents
+            .iter()
+            .map(|a| format!("{a:?}"))
+            .collect::<Vec<_>>()
+            .join(", ");
         let dir = tempfile::tempdir().expect("dir");
         let text = format!(
             r#"
@@ -40,7 +49,7 @@ max_attachment_bytes = 100000
 [support]
 address = "support@example.test"
 name = "Example Support"
-agents = ["{AGENT}"]
+agents = [{agents}]
 oncall = "oncall@example.test"
 portal_url = "{ORIGIN}"
 [portal]
@@ -144,11 +153,28 @@ categories = ["Billing", "Export"]
     }
 
     async fn post_multipart(&self, path: &str, cookie: &str, parts: &[(&str, &str)]) -> Reply {
+        self.post_files(path, cookie, parts, &[]).await
+    }
+
+    /// A multipart form with text `parts` and `files` as (filename, content)
+    /// in the `attachments` field.
+    async fn post_files(
+        &self,
+        path: &str,
+        cookie: &str,
+        parts: &[(&str, &str)],
+        files: &[(&str, &str)],
+    ) -> Reply {
         let boundary = "XyZzY";
         let mut body = String::new();
         for (name, value) in parts {
             body.push_str(&format!(
                 "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            ));
+        }
+        for (filename, content) in files {
+            body.push_str(&format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"attachments\"; filename=\"{filename}\"\r\nContent-Type: text/plain\r\n\r\n{content}\r\n"
             ));
         }
         body.push_str(&format!("--{boundary}--\r\n"));
@@ -821,4 +847,137 @@ async fn agents_search_accounts_and_set_roles_but_never_agents() {
             .await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{email} {role}");
     }
+}
+
+#[tokio::test]
+async fn the_desk_assigns_to_me_a_colleague_or_nobody_and_the_customer_sees_it() {
+    let p = Portal::with_agents(&[AGENT, "bea@example.test"]);
+    let t = p.ticket("Ann <ann@acme.test>", "Printer", "It is broken.");
+    let (agent, csrf) = p.agent().await;
+    let assignee = || -> Option<String> {
+        p.store()
+            .conn()
+            .query_row(
+                "SELECT a.email FROM tickets t LEFT JOIN users a ON a.id = t.assignee_id WHERE t.id = ?1",
+                [t],
+                |r| r.get(0),
+            )
+            .expect("ticket")
+    };
+    let update = |who: &'static str| {
+        let (agent, csrf) = (agent.clone(), csrf.clone());
+        let p = &p;
+        async move {
+            p.post(
+                &format!("/desk/tickets/{t}/update"),
+                &agent,
+                &[("csrf", &csrf), ("assignee", who)],
+            )
+            .await
+        }
+    };
+    let page = p.get(&format!("/desk/tickets/{t}"), &agent).await;
+    assert!(
+        page.body.contains("id=\"assign-me\""),
+        "an Assign to me button"
+    );
+
+    let r = update("me").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(assignee().as_deref(), Some(AGENT));
+    let page = p.get(&format!("/desk/tickets/{t}"), &agent).await;
+    assert!(!page.body.contains("id=\"assign-me\""), "already mine");
+    assert!(
+        page.body.contains("by agent@example.test (portal)"),
+        "the event"
+    );
+
+    // The customer's page names the assignee.
+    let ann = p.sign_up("ann@acme.test").await;
+    let mine = p.get(&format!("/tickets/{t}"), &ann).await;
+    assert_eq!(mine.status, StatusCode::OK);
+    let details = mine.body.split("Assigned to").nth(1).unwrap_or("");
+    assert!(
+        details
+            .chars()
+            .take(80)
+            .collect::<String>()
+            .contains("agent@example.test"),
+        "{}",
+        mine.body
+    );
+
+    let r = update("bea@example.test").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(assignee().as_deref(), Some("bea@example.test"));
+    assert_eq!(
+        p.count("SELECT count(*) FROM outbox WHERE kind = 'ticket_assigned' AND recipients LIKE '%bea@example.test%'"),
+        1
+    );
+
+    let r = update("ann@acme.test").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert!(r.body.contains("not an agent"), "{}", r.body);
+    assert_eq!(assignee().as_deref(), Some("bea@example.test"));
+
+    let r = update("none").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(assignee(), None);
+    assert_eq!(
+        p.count(&format!(
+            "SELECT count(*) FROM events WHERE ticket_id = {t} AND kind = 'assigned'"
+        )),
+        3
+    );
+
+    // A customer cannot assign, whatever they post.
+    let ann_csrf = csrf_of(&p.get(&format!("/tickets/{t}"), &ann).await.body);
+    let r = p
+        .post(
+            &format!("/desk/tickets/{t}/update"),
+            &ann,
+            &[("csrf", &ann_csrf), ("assignee", "me")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(assignee(), None);
+}
+
+#[tokio::test]
+async fn a_desk_answer_carries_its_files_to_the_customer() {
+    let p = Portal::new();
+    let t = p.ticket("ann@acme.test", "Printer", "It is broken.");
+    let (agent, csrf) = p.agent().await;
+    let r = p
+        .post_files(
+            &format!("/desk/tickets/{t}/reply"),
+            &agent,
+            &[("csrf", &csrf), ("text", "The driver is attached.")],
+            &[("driver-notes.txt", "install with --force")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(
+        p.count("SELECT count(*) FROM attachments WHERE filename = 'driver-notes.txt' AND refused IS NULL"),
+        1
+    );
+    let ann = p.sign_up("ann@acme.test").await;
+    let page = p.get(&format!("/tickets/{t}"), &ann).await;
+    assert!(page.body.contains("driver-notes.txt"), "{}", page.body);
+
+    // Over store.max_attachment_bytes (100000 here): refused with a message.
+    let big = "x".repeat(100_001);
+    let r = p
+        .post_files(
+            &format!("/desk/tickets/{t}/reply"),
+            &agent,
+            &[("csrf", &csrf), ("text", "Too big.")],
+            &[("big.txt", &big)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", r.body);
+    assert_eq!(
+        p.count("SELECT count(*) FROM attachments WHERE filename = 'big.txt'"),
+        0
+    );
 }

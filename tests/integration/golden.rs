@@ -67,6 +67,7 @@ fn context(kind: NotificationKind) -> NoteContext {
         )),
         expires_hours: 72,
         subject: Some("Printer on fire".into()),
+        actor: (kind == NotificationKind::TicketAssigned).then(|| "Bea Agent".into()),
     };
     if has_ticket(kind) {
         ctx

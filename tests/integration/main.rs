@@ -1,6 +1,7 @@
 //! Integration tests: the real `ticketd` binary on a real SQLite database,
 //! fed the mails in `fixtures/mail/` and hostile mail made on the fly.
 
+mod assign;
 mod cli;
 mod desk;
 mod desk_web;

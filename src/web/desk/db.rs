@@ -160,6 +160,10 @@ pub struct DeskTicketView {
     pub requester: String,
     pub org: Option<String>,
     pub assignee: Option<String>,
+    /// The assignee's address: the update form's current choice.
+    pub assignee_email: Option<String>,
+    /// Every agent, for the assignee choice.
+    pub agents: Vec<String>,
     pub follow_up_of: Option<i64>,
     pub created: String,
     pub created_iso: String,
@@ -189,6 +193,7 @@ pub async fn ticket(
                 .find(|(n, _)| n == name)
                 .map_or_else(|| name.replace('_', " "), |(_, l)| l.clone())
         };
+        let agents = crate::store::snapshot::agents(store.conn())?;
         let p = d.page;
         let messages: Vec<DeskMessageView> = d
             .messages
@@ -234,6 +239,8 @@ pub async fn ticket(
             requester: who(&p.requester),
             org: p.org,
             assignee: p.assignee.as_ref().map(who),
+            assignee_email: p.assignee.as_ref().map(|a| a.email.clone()),
+            agents,
             follow_up_of: p.follow_up_of.map(|t| t.0),
             created: readable(p.created_at),
             created_iso: p.created_at.to_string(),
@@ -302,7 +309,7 @@ pub async fn reply(web: &State, agent: Viewer, id: i64, reply: DeskReply) -> Res
     .await
 }
 
-/// Status, priority, category, watchers: what `tickets update` does.
+/// Status, priority, category, assignee, watchers: what `tickets update` does.
 pub async fn update(
     web: &State,
     agent: Viewer,

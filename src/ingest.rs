@@ -582,7 +582,7 @@ impl Ingestor {
                     "mail_refused",
                     &format!("no_access: {summary}"),
                 )?;
-                apply::queue_notifications(conn, &env, None, msg, None, &d.notifications)?;
+                crate::store::notify::queue_notifications(conn, &env, None, msg, None, &d.notifications)?;
                 None
             }
             Change::Quarantine => {

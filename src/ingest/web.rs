@@ -332,7 +332,14 @@ impl Ingestor {
             to: email.clone(),
         }];
         let env = self.env(now, Mode::Commit);
-        apply::queue_notifications(&tx, &env, None, &InboundMessage::default(), None, &planned)?;
+        crate::store::notify::queue_notifications(
+            &tx,
+            &env,
+            None,
+            &InboundMessage::default(),
+            None,
+            &planned,
+        )?;
         apply::event(
             &tx,
             now,
@@ -407,7 +414,14 @@ impl Ingestor {
             to: email.clone(),
         }];
         let env = self.env(now, Mode::Commit);
-        apply::queue_notifications(&tx, &env, None, &InboundMessage::default(), None, &planned)?;
+        crate::store::notify::queue_notifications(
+            &tx,
+            &env,
+            None,
+            &InboundMessage::default(),
+            None,
+            &planned,
+        )?;
         apply::event(
             &tx,
             now,

@@ -6,7 +6,8 @@ use std::collections::HashSet;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::apply::{event, queue_notifications, upsert_user, ApplyEnv};
+use super::apply::{event, upsert_user, ApplyEnv};
+use super::notify::queue_notifications;
 use super::StoreError;
 use crate::domain::commands::Assignment;
 use crate::domain::message::{InboundMessage, Mailbox};

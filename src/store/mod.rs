@@ -10,6 +10,7 @@ pub mod desk;
 pub mod error;
 pub mod housekeeping;
 pub mod imap_state;
+pub mod notify;
 pub mod outbox;
 pub mod portal;
 pub mod queries;

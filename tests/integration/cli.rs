@@ -91,6 +91,7 @@ fn json_fields_are_the_contract() {
     assert_eq!(
         keys,
         [
+            "assignee",
             "category",
             "created_at",
             "fields",

@@ -17,14 +17,13 @@ use crate::domain::model::{
     email_domain, normalize_email, NotificationKind, Priority, Role, Source, Status, TicketId,
 };
 use crate::domain::normalize::{clean_text, one_line, sanitize_filename};
-use crate::domain::notify::Planned;
 use crate::domain::threading::ThreadKeys;
 use crate::domain::time::Timestamp;
 use crate::domain::watchers;
 use crate::domain::web::{self, Refusal, WebForm, WebUpdate};
 use crate::store::apply::{self, random_hex};
 use crate::store::console::{self, Actor, ConsoleUpdate, UpdateSummary};
-use crate::store::{portal, snapshot, Store, StoreError};
+use crate::store::{notify, portal, snapshot, Store, StoreError};
 
 /// A file sent with a portal form. The size limit is the mail's
 /// (`store.max_attachment_bytes`: over it, the file is refused and noted).
@@ -327,19 +326,8 @@ impl Ingestor {
         if role == Role::NoAccess.as_str() {
             return Ok(());
         }
-        let planned = [Planned {
-            kind: NotificationKind::PasswordReset,
-            to: email.clone(),
-        }];
         let env = self.env(now, Mode::Commit);
-        crate::store::notify::queue_notifications(
-            &tx,
-            &env,
-            None,
-            &InboundMessage::default(),
-            None,
-            &planned,
-        )?;
+        notify::queue_account_mail(&tx, &env, NotificationKind::PasswordReset, &email)?;
         apply::event(
             &tx,
             now,
@@ -409,19 +397,8 @@ impl Ingestor {
             tx.prepare_cached("UPDATE users SET org = ?2 WHERE id = ?1")?
                 .execute(params![id, org])?;
         }
-        let planned = [Planned {
-            kind: NotificationKind::PasswordSetup,
-            to: email.clone(),
-        }];
         let env = self.env(now, Mode::Commit);
-        crate::store::notify::queue_notifications(
-            &tx,
-            &env,
-            None,
-            &InboundMessage::default(),
-            None,
-            &planned,
-        )?;
+        notify::queue_account_mail(&tx, &env, NotificationKind::PasswordSetup, &email)?;
         apply::event(
             &tx,
             now,

@@ -7,11 +7,11 @@ use std::collections::HashSet;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::apply::{event, upsert_user, ApplyEnv};
-use super::notify::queue_notifications;
+use super::notify::{queue_account_mail, queue_notifications};
 use super::StoreError;
 use crate::domain::commands::Assignment;
 use crate::domain::message::{InboundMessage, Mailbox};
-use crate::domain::model::{normalize_email, Priority, Role, Status, TicketId};
+use crate::domain::model::{normalize_email, NotificationKind, Priority, Role, Status, TicketId};
 use crate::domain::notify::{self, PlanInput};
 
 /// The changes asked for; `None`/empty leaves a field as it is.
@@ -295,12 +295,7 @@ pub fn reset_password(
             "{email} is marked as bouncing: clear it first with `ticketd users clear-bounce {email}`"
         ))),
         Some(None) => {
-            let planned = [crate::domain::notify::Planned {
-                kind: crate::domain::model::NotificationKind::PasswordSetup,
-                to: email.clone(),
-            }];
-            let msg = InboundMessage::default();
-            queue_notifications(conn, env, None, &msg, None, &planned)?;
+            queue_account_mail(conn, env, NotificationKind::PasswordSetup, &email)?;
             event(conn, env.now, None, "password_reset_requested", &format!("{email} (console)"))
         }
     }

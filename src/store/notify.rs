@@ -19,6 +19,21 @@ use crate::domain::time::Timestamp;
 use crate::domain::verify::shown_author;
 use crate::render::{MessageView, NoteContext, TicketView};
 
+/// Queues one mail about an account rather than a ticket (a password
+/// link: setup, reset, an invitation).
+pub fn queue_account_mail(
+    conn: &Connection,
+    env: &ApplyEnv<'_>,
+    kind: NotificationKind,
+    to: &str,
+) -> Result<(), StoreError> {
+    let planned = [Planned {
+        kind,
+        to: to.to_owned(),
+    }];
+    queue_notifications(conn, env, None, &InboundMessage::default(), None, &planned)
+}
+
 /// Renders and queues each planned notification as an outbox row.
 pub fn queue_notifications(
     conn: &Connection,

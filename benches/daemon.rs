@@ -31,7 +31,7 @@ fn main() {
     let bench = std::env::args().any(|a| a == "--bench");
     let n = report::messages(bench, 10_000, 200);
     let samples = if bench { 100 } else { 5 };
-    let raws = mailbox::generate(
+    let (raws, kinds) = mailbox::generate_with_kinds(
         n,
         &mailbox::Mix {
             attachment: (20_000, 200_000),
@@ -47,7 +47,7 @@ fn main() {
     std::fs::write(
         &config,
         format!(
-            "[store]\npath = \"ticketd.db\"\n[support]\naddress = \"support@example.test\"\nagents = [\"agent1@example.test\"]\nportal_url = \"https://support.example.test\"\n[imap]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\nusername = \"support@example.test\"\npassword = \"secret\"\n",
+            "[store]\npath = \"ticketd.db\"\n[support]\naddress = \"support@example.test\"\nagents = [\"agent1@example.test\"]\ntrusted_authserv_ids = [\"mx.example.test\"]\nportal_url = \"https://support.example.test\"\n[imap]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\nusername = \"support@example.test\"\npassword = \"secret\"\n",
             dv.port
         ),
     )
@@ -104,6 +104,10 @@ fn main() {
         summary.contains(&format!("fetched {n} message(s)")),
         "{summary}"
     );
+
+    // What was timed must be right: checked before anything else runs.
+    let inbox_left = dv.imap().count("INBOX");
+    let verdict = Verdict::read(&work.path().join("ticketd.db"), &kinds, inbox_left);
 
     // IDLE latency: APPEND, then wait for the committed ticket.
     let log = std::fs::File::create(work.path().join("run.log")).expect("log");
@@ -184,6 +188,7 @@ fn main() {
         ms(lat[lat.len() - 1])
     );
     println!("daemon said: {summary}");
+    verdict.print_and_check();
     if std::env::var_os("BENCH_VERBOSE").is_some() {
         print!(
             "{}",
@@ -213,5 +218,130 @@ fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) {
     while !cond() {
         assert!(start.elapsed() < limit, "timed out");
         std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// The result of `run --once`, checked against the generated mailbox.
+struct Verdict {
+    new_requests: usize,
+    tickets: i64,
+    quarantined: i64,
+    replies: usize,
+    replies_threaded: usize,
+    answers: usize,
+    answers_threaded: usize,
+    answers_public: usize,
+    ignored: usize,
+    ignored_as_messages: usize,
+    inbox_left: usize,
+}
+
+impl Verdict {
+    fn read(db: &std::path::Path, kinds: &[mailbox::Kind], inbox_left: usize) -> Verdict {
+        use mailbox::Kind;
+        let conn = rusqlite::Connection::open(db).expect("db");
+        let one = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).expect(sql) };
+        let mut stmt = conn
+            .prepare(
+                "SELECT message_id, ticket_id, internal FROM messages WHERE message_id IS NOT NULL",
+            )
+            .expect("query");
+        let placed: std::collections::HashMap<String, (i64, bool)> = stmt
+            .query_map([], |r| {
+                let id: String = r.get(0)?;
+                Ok((
+                    id.trim_matches(['<', '>']).to_owned(),
+                    (r.get(1)?, r.get(2)?),
+                ))
+            })
+            .expect("rows")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        let id_of = |i: usize| -> String {
+            match kinds[i] {
+                Kind::Agent(_) => format!("m{i}@example.test"),
+                Kind::Bounce => format!("m{i}@mx.customer.test"),
+                _ => format!("m{i}@customer.test"),
+            }
+        };
+        let ticket_of = |i: usize| placed.get(&id_of(i)).map(|p| p.0);
+        let mut v = Verdict {
+            new_requests: 0,
+            tickets: one("SELECT count(*) FROM tickets"),
+            quarantined: one("SELECT count(*) FROM quarantine"),
+            replies: 0,
+            replies_threaded: 0,
+            answers: 0,
+            answers_threaded: 0,
+            answers_public: 0,
+            ignored: 0,
+            ignored_as_messages: 0,
+            inbox_left,
+        };
+        for (i, kind) in kinds.iter().enumerate() {
+            match *kind {
+                Kind::New => v.new_requests += 1,
+                Kind::Reply(orig) => {
+                    v.replies += 1;
+                    let t = ticket_of(i);
+                    v.replies_threaded += usize::from(t.is_some() && t == ticket_of(orig));
+                }
+                Kind::Agent(orig) => {
+                    v.answers += 1;
+                    let t = ticket_of(i);
+                    v.answers_threaded += usize::from(t.is_some() && t == ticket_of(orig));
+                    v.answers_public += usize::from(placed.get(&id_of(i)).is_some_and(|p| !p.1));
+                }
+                Kind::AutoReply | Kind::Bounce => {
+                    v.ignored += 1;
+                    v.ignored_as_messages += usize::from(ticket_of(i).is_some());
+                }
+            }
+        }
+        v
+    }
+
+    /// Prints the correctness lines beside the figures, then fails the
+    /// benchmark if any is wrong: a speed is only worth its result.
+    fn print_and_check(&self) {
+        let pct = |a: usize, b: usize| 100.0 * a as f64 / b.max(1) as f64;
+        println!(
+            "tickets: {} for {} new requests ({} quarantined)",
+            self.tickets, self.new_requests, self.quarantined
+        );
+        println!(
+            "customer replies on their request's ticket: {}/{} ({:.1} %)",
+            self.replies_threaded,
+            self.replies,
+            pct(self.replies_threaded, self.replies)
+        );
+        println!(
+            "verified agent answers on their ticket: {}/{} ({:.1} %), public (relayed): {}",
+            self.answers_threaded,
+            self.answers,
+            pct(self.answers_threaded, self.answers),
+            self.answers_public
+        );
+        println!(
+            "auto-replies and bounces stored as messages: {} of {}",
+            self.ignored_as_messages, self.ignored
+        );
+        println!("left in the inbox: {}", self.inbox_left);
+        assert_eq!(
+            self.tickets, self.new_requests as i64,
+            "one ticket per new request"
+        );
+        assert_eq!(self.quarantined, 0, "nothing quarantined");
+        assert_eq!(self.replies_threaded, self.replies, "every reply threaded");
+        assert_eq!(self.answers_threaded, self.answers, "every answer threaded");
+        assert_eq!(
+            self.answers_public, self.answers,
+            "verified answers are relayed"
+        );
+        assert_eq!(
+            self.ignored_as_messages, 0,
+            "no auto-reply or bounce stored"
+        );
+        assert_eq!(self.inbox_left, 0, "the inbox is empty");
     }
 }

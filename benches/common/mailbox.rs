@@ -1,8 +1,31 @@
 //! A generated support mailbox, deterministic, in the proportions a busy
 //! inbox sees: 40 % new requests (two Cc each), 35 % threaded replies with
-//! quoted history, 10 % agent replies with commands, 5 % HTML mail with an
+//! quoted history, 10 % verified agent replies with commands, 5 % HTML mail with an
 //! attachment, 5 % out-of-office replies, 5 % bounces; bodies in UTF-8 (QP),
 //! ISO-8859-1, Windows-1252 and ISO-2022-JP subjects.
+
+/// What a generated message is, so a benchmark can check what it timed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(dead_code)] // each benchmark reads the parts it checks
+pub enum Kind {
+    /// A new request: a ticket of its own.
+    New,
+    /// A customer's reply to the new request with this index.
+    Reply(usize),
+    /// A verified agent's answer (with commands) to that request.
+    Agent(usize),
+    /// An out-of-office reply: no ticket.
+    AutoReply,
+    /// A bounce: no ticket.
+    Bounce,
+}
+
+/// The header a trusted receiving MTA writes on the agents' own mail
+/// (`support.trusted_authserv_ids = ["mx.example.test"]` in the config):
+/// their answers are verified, as in a real deployment, so the commands
+/// and relays are carried out.
+pub const AGENT_AUTH: &str =
+    "Authentication-Results: mx.example.test; dmarc=pass header.from=example.test\r\n";
 
 pub struct Mix {
     /// The size range of attachments, in bytes.
@@ -53,9 +76,16 @@ fn base64(data: &[u8]) -> String {
     out
 }
 
-/// One generated message by index; `opened` remembers earlier new requests
-/// (index, sender) for replies to thread to.
+/// The messages alone.
+#[allow(dead_code)]
 pub fn generate(n: usize, mix: &Mix) -> Vec<Vec<u8>> {
+    generate_with_kinds(n, mix).0
+}
+
+/// One generated message by index, and what each is; `opened` remembers
+/// earlier new requests (index, sender) for replies to thread to.
+pub fn generate_with_kinds(n: usize, mix: &Mix) -> (Vec<Vec<u8>>, Vec<Kind>) {
+    let mut kinds = Vec::with_capacity(n);
     let mut rng = Rng(0x2545_f491_4f6c_dd1d);
     let mut out = Vec::with_capacity(n);
     let mut opened: Vec<(usize, String)> = Vec::new();
@@ -65,6 +95,7 @@ pub fn generate(n: usize, mix: &Mix) -> Vec<Vec<u8>> {
         let sender = format!("user{}@customer{}.test", rng.below(2000), rng.below(300));
         let msg = if roll < 40 || opened.is_empty() {
             opened.push((i, sender.clone()));
+            kinds.push(Kind::New);
             let subject = match i % 4 {
                 0 => format!("Site down, urgent ({i})"),
                 1 => format!("=?UTF-8?Q?Export_schl=C3=A4gt_fehl?= ({i})"),
@@ -113,28 +144,33 @@ pub fn generate(n: usize, mix: &Mix) -> Vec<Vec<u8>> {
             continue;
         } else if roll < 75 {
             let (orig, who) = &opened[rng.below(opened.len() as u64) as usize];
+            kinds.push(Kind::Reply(*orig));
             format!(
                 "From: {who}\r\nTo: support@example.test\r\nSubject: Re: CSV export fails ({orig})\r\nMessage-ID: <m{i}@customer.test>\r\nIn-Reply-To: <m{orig}@customer.test>\r\nReferences: <m{orig}@customer.test>\r\nDate: {date}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nStill failing today, see the log below.\r\n\r\nOn Mon, 30 Nov 2026, Support wrote:\r\n> Could you try again?\r\n> \r\n> {BODY}\r\n"
             )
         } else if roll < 85 {
             let (orig, _) = &opened[rng.below(opened.len() as u64) as usize];
+            kinds.push(Kind::Agent(*orig));
             format!(
-                "From: Agent <agent1@example.test>\r\nTo: support@example.test\r\nSubject: Re: CSV export\r\nMessage-ID: <m{i}@example.test>\r\nIn-Reply-To: <m{orig}@customer.test>\r\nDate: {date}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n#status pending\r\n#category export\r\nWe deployed a fix, please try again.\r\n"
+                "{AGENT_AUTH}From: Agent <agent1@example.test>\r\nTo: support@example.test\r\nSubject: Re: CSV export\r\nMessage-ID: <m{i}@example.test>\r\nIn-Reply-To: <m{orig}@customer.test>\r\nDate: {date}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n#status pending\r\n#category export\r\nWe deployed a fix, please try again.\r\n"
             )
         } else if roll < 90 {
+            kinds.push(Kind::New);
             format!(
                 "From: {sender}\r\nTo: support@example.test\r\nSubject: Rechnung\r\nMessage-ID: <m{i}@customer.test>\r\nDate: {date}\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b{i}\"\r\n\r\n--b{i}\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<html><body><p>Guten Tag,</p><p>die Rechnung <b>fehlt</b>.</p><div class=\"gmail_quote\">alt</div></body></html>\r\n--b{i}\r\nContent-Type: application/pdf; name=\"invoice-{i}.pdf\"\r\nContent-Disposition: attachment; filename=\"invoice-{i}.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQKJcfsj6IKNSAwIG9iago8PC9MZW5ndGggNiAwIFI+PgpzdHJlYW0K{i:08}\r\n--b{i}--\r\n"
             )
         } else if roll < 95 {
+            kinds.push(Kind::AutoReply);
             format!(
                 "From: {sender}\r\nTo: support@example.test\r\nSubject: Automatic reply: CSV export fails\r\nMessage-ID: <m{i}@customer.test>\r\nAuto-Submitted: auto-replied\r\nDate: {date}\r\n\r\nI am out of the office.\r\n"
             )
         } else {
+            kinds.push(Kind::Bounce);
             format!(
                 "From: MAILER-DAEMON@mx.customer.test\r\nTo: support@example.test\r\nSubject: Undelivered Mail Returned to Sender\r\nMessage-ID: <m{i}@mx.customer.test>\r\nDate: {date}\r\nMIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"r{i}\"\r\n\r\n--r{i}\r\nContent-Type: text/plain\r\n\r\nDelivery failed.\r\n--r{i}\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.customer.test\r\n\r\nFinal-Recipient: rfc822; {sender}\r\nAction: failed\r\nStatus: 5.1.1\r\n--r{i}--\r\n"
             )
         };
         out.push(msg.into_bytes());
     }
-    out
+    (out, kinds)
 }

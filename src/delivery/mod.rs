@@ -45,8 +45,10 @@ const PAGE: usize = 256;
 /// timeouts); a crash leaves it to be sent again after this.
 const CLAIM_SECS: i64 = 600;
 /// With nothing due, look again this often anyway: `ticketd ingest` (an MTA
-/// pipe) may have queued rows from another process.
-const POLL: Duration = Duration::from_secs(15);
+/// pipe), `users reset-password` or `tickets update` may have queued rows
+/// from another process, and a person waiting for a password link should
+/// not wait long. One indexed query on the blocking pool each time.
+const POLL: Duration = Duration::from_secs(2);
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeliveryError {

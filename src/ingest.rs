@@ -305,10 +305,11 @@ impl Ingestor {
         &self,
         store: &mut Store,
         email: &str,
+        by: console::Actor<'_>,
         now: Timestamp,
     ) -> Result<(), StoreError> {
         let tx = store.write()?;
-        console::reset_password(&tx, &self.env(now, Mode::Commit), email)?;
+        console::reset_password(&tx, &self.env(now, Mode::Commit), email, by)?;
         tx.commit()?;
         Ok(())
     }

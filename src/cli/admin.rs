@@ -300,7 +300,12 @@ pub fn users(config: &Config, cmd: UsersCmd) -> CmdResult {
         }
         UsersCmd::ResetPassword { email } => {
             let (mut store, ingestor) = open_ingestor(config)?;
-            ingestor.reset_password(&mut store, &email, now())?;
+            ingestor.reset_password(
+                &mut store,
+                &email,
+                crate::store::console::Actor::Console,
+                now(),
+            )?;
             outln!(
                 "{email}: password-setup link queued (valid {} h); see `ticketd outbox list`",
                 config.support.password_token_hours
@@ -310,7 +315,7 @@ pub fn users(config: &Config, cmd: UsersCmd) -> CmdResult {
         UsersCmd::ClearBounce { email } => {
             let mut store = open_store(config)?;
             let tx = store.write()?;
-            let cleared = queries::clear_bouncing(&tx, &email, now())?;
+            let cleared = queries::clear_bouncing(&tx, &email, now(), " (console)")?;
             tx.commit().map_err(crate::store::StoreError::from)?;
             if cleared {
                 outln!("{email}: no longer marked as bouncing; notifications resume");

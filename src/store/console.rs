@@ -55,7 +55,7 @@ pub enum Actor<'a> {
 
 impl Actor<'_> {
     /// What each event's detail ends with: " (console)", " by ann@acme.test (portal)".
-    fn suffix(&self) -> String {
+    pub fn suffix(&self) -> String {
         match self {
             Actor::Console => " (console)".into(),
             Actor::Portal { email, .. } => format!(" by {email} (portal)"),
@@ -278,6 +278,7 @@ pub fn reset_password(
     conn: &Connection,
     env: &ApplyEnv<'_>,
     email: &str,
+    by: Actor<'_>,
 ) -> Result<(), StoreError> {
     let email = normalize_email(email);
     let known: Option<Option<i64>> = conn
@@ -296,7 +297,13 @@ pub fn reset_password(
         ))),
         Some(None) => {
             queue_account_mail(conn, env, NotificationKind::PasswordSetup, &email)?;
-            event(conn, env.now, None, "password_reset_requested", &format!("{email} (console)"))
+            event(
+                conn,
+                env.now,
+                None,
+                "password_reset_requested",
+                &format!("{email}{}", by.suffix()),
+            )
         }
     }
 }

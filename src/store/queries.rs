@@ -362,7 +362,14 @@ pub fn set_role(
 }
 
 /// Clears the bouncing mark of an address so it gets mail again.
-pub fn clear_bouncing(conn: &Connection, email: &str, now: Timestamp) -> Result<bool, StoreError> {
+/// `users clear-bounce` and the desk's "Clear": mail to `email` resumes.
+/// `via` ends the event's detail (" (console)", " by al@… (portal)").
+pub fn clear_bouncing(
+    conn: &Connection,
+    email: &str,
+    now: Timestamp,
+    via: &str,
+) -> Result<bool, StoreError> {
     let email = normalize_email(email);
     let n = conn.execute(
         "UPDATE users SET bouncing_since = NULL, bounce_detail = NULL WHERE email = ?1 AND bouncing_since IS NOT NULL",
@@ -374,7 +381,7 @@ pub fn clear_bouncing(conn: &Connection, email: &str, now: Timestamp) -> Result<
             now,
             None,
             "bouncing_cleared",
-            &format!("{email} (console)"),
+            &format!("{email}{via}"),
         )?;
     }
     Ok(n > 0)

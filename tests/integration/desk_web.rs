@@ -286,6 +286,8 @@ async fn customers_and_org_admins_get_no_desk_and_strangers_sign_in_first() {
             "/desk/quarantine/1/discard".to_owned(),
             "/desk/quarantine/1/replay".to_owned(),
             "/desk/users/role".to_owned(),
+            "/desk/users/reset-password".to_owned(),
+            "/desk/users/clear-bounce".to_owned(),
         ] {
             let form = [
                 ("csrf", csrf.as_str()),
@@ -979,5 +981,74 @@ async fn a_desk_answer_carries_its_files_to_the_customer() {
     assert_eq!(
         p.count("SELECT count(*) FROM attachments WHERE filename = 'big.txt'"),
         0
+    );
+}
+
+#[tokio::test]
+async fn agents_send_a_password_link_and_clear_a_bounce_from_the_users_page() {
+    let p = Portal::new();
+    p.ticket("ann@acme.test", "Printer", "It is broken.");
+    let (agent, csrf) = p.agent().await;
+    let links = || {
+        p.count("SELECT count(*) FROM outbox WHERE kind = 'password_setup' AND recipients LIKE '%ann@acme.test%'")
+    };
+    let before = links();
+    let page = p.get("/desk/users", &agent).await;
+    assert!(
+        page.body.contains("/desk/users/reset-password"),
+        "{}",
+        page.body
+    );
+    let r = p
+        .post(
+            "/desk/users/reset-password",
+            &agent,
+            &[("csrf", &csrf), ("email", "ann@acme.test")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(links(), before + 1);
+    assert_eq!(
+        p.count("SELECT count(*) FROM events WHERE kind = 'password_reset_requested' AND detail = 'ann@acme.test by agent@example.test (portal)'"),
+        1
+    );
+    // An unknown address gets no account (a typo must not create one).
+    let r = p
+        .post(
+            "/desk/users/reset-password",
+            &agent,
+            &[("csrf", &csrf), ("email", "nobody@acme.test")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+    assert_eq!(
+        p.count("SELECT count(*) FROM users WHERE email = 'nobody@acme.test'"),
+        0
+    );
+
+    p.sql("UPDATE users SET bouncing_since = 1, bounce_detail = '5.1.1' WHERE email = 'ann@acme.test'");
+    let page = p.get("/desk/users", &agent).await;
+    assert!(
+        page.body.contains("/desk/users/clear-bounce"),
+        "{}",
+        page.body
+    );
+    let r = p
+        .post(
+            "/desk/users/clear-bounce",
+            &agent,
+            &[("csrf", &csrf), ("email", "ann@acme.test")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(
+        p.count(
+            "SELECT count(*) FROM users WHERE email = 'ann@acme.test' AND bouncing_since IS NULL"
+        ),
+        1
+    );
+    assert_eq!(
+        p.count("SELECT count(*) FROM events WHERE kind = 'bouncing_cleared' AND detail LIKE '%by agent@example.test (portal)'"),
+        1
     );
 }

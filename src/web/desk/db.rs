@@ -522,6 +522,31 @@ pub async fn users(
     .await
 }
 
+/// A fresh password link for an account (`users reset-password`), e.g. an
+/// agent helping a customer who lost theirs; recorded as the agent's.
+pub async fn send_password_link(web: &State, agent: Viewer, email: String) -> Result<(), WebError> {
+    run(web, move |store, ing| {
+        let by = crate::store::console::Actor::Portal {
+            email: &agent.email,
+            role: agent.role,
+        };
+        ing.reset_password(store, &email, by, now())
+    })
+    .await
+}
+
+/// `users clear-bounce`: mail to the address resumes.
+pub async fn clear_bounce(web: &State, agent: Viewer, email: String) -> Result<bool, WebError> {
+    run(web, move |store, _| {
+        let tx = store.write()?;
+        let via = format!(" by {} (portal)", agent.email);
+        let cleared = crate::store::queries::clear_bouncing(&tx, &email, now(), &via)?;
+        tx.commit()?;
+        Ok(cleared)
+    })
+    .await
+}
+
 pub async fn set_role(
     web: &State,
     agent: Viewer,

@@ -36,6 +36,8 @@ pub fn router() -> Router<super::State> {
         .route("/desk/outbox", get(outbox::show))
         .route("/desk/users", get(users::list))
         .route("/desk/users/role", post(users::set_role))
+        .route("/desk/users/reset-password", post(users::reset_password))
+        .route("/desk/users/clear-bounce", post(users::clear_bounce))
         .route("/desk/quarantine", get(quarantine::list))
         .route("/desk/quarantine/{id}", get(quarantine::show))
         .route("/desk/quarantine/{id}/replay", post(quarantine::replay))

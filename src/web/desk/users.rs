@@ -1,5 +1,6 @@
-//! `/desk/users`: accounts and roles — search, and set a role (member,
-//! admin, no_access; agents come from `support.agents`).
+//! `/desk/users`: accounts and roles — search, set a role (member, admin,
+//! no_access; agents come from `support.agents`), send a password link
+//! (`users reset-password`), clear a bounce mark (`users clear-bounce`).
 
 use axum::extract::{Query, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -64,5 +65,37 @@ pub async fn set_role(
         .parse()
         .map_err(|_| WebError::BadRequest("Choose a role from the list.".into()))?;
     super::db::set_role(&web, user.viewer(), form.email, role).await?;
+    Ok(Redirect::to("/desk/users").into_response())
+}
+
+#[derive(Deserialize)]
+pub struct EmailForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    email: String,
+}
+
+/// `POST /desk/users/reset-password` (`email`).
+pub async fn reset_password(
+    State(web): State<WebState>,
+    user: SignedIn,
+    Form(form): Form<EmailForm>,
+) -> Result<Response, WebError> {
+    super::require_agent(&user)?;
+    user.check_form(&form.csrf)?;
+    super::db::send_password_link(&web, user.viewer(), form.email).await?;
+    Ok(Redirect::to("/desk/users").into_response())
+}
+
+/// `POST /desk/users/clear-bounce` (`email`).
+pub async fn clear_bounce(
+    State(web): State<WebState>,
+    user: SignedIn,
+    Form(form): Form<EmailForm>,
+) -> Result<Response, WebError> {
+    super::require_agent(&user)?;
+    user.check_form(&form.csrf)?;
+    super::db::clear_bounce(&web, user.viewer(), form.email).await?;
     Ok(Redirect::to("/desk/users").into_response())
 }

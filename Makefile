@@ -4,7 +4,7 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 export PREFIX DESTDIR
 
-.PHONY: build install uninstall test check-unit
+.PHONY: build install uninstall test check-unit deb check-deb
 
 build:
 	cargo build --release --locked
@@ -21,3 +21,12 @@ test:
 # Lints systemd/ticketd.service (systemd-analyze verify + security).
 check-unit:
 	scripts/check-unit
+
+# Debian/Ubuntu: target/debian/ticketd_<version>_<arch>.deb (cargo-deb,
+# installed when missing). Then: sudo apt install ./target/debian/ticketd_*.deb
+deb:
+	scripts/deb
+
+# Builds the package, runs lintian, installs it, checks it, purges it (root).
+check-deb:
+	scripts/check-deb

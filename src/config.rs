@@ -618,6 +618,16 @@ const KNOWN: &[(&str, &[&str])] = &[
     ),
     ("log", &["level"]),
 ];
+/// Every key the parser accepts, per table (`store`, …, `rules`,
+/// `portal.fields`): for the documentation (`ticketd.toml(5)`) and the test
+/// that keeps it and the example config in step with the parser.
+pub fn known_keys() -> Vec<(&'static str, &'static [&'static str])> {
+    let mut v = KNOWN.to_vec();
+    v.push(("rules", RULE_KEYS));
+    v.push(("portal.fields", PORTAL_FIELD_KEYS));
+    v
+}
+
 const RULE_KEYS: &[&str] = &["name", "field", "pattern", "priority", "category"];
 const PORTAL_FIELD_KEYS: &[&str] = &["name", "label", "required", "pattern"];
 

@@ -11,8 +11,10 @@ macro_rules! outln {
 }
 
 mod admin;
+mod completions;
 mod ingest;
 pub mod logging;
+mod man;
 mod run;
 mod table;
 mod tickets;
@@ -149,6 +151,14 @@ pub enum Command {
     Backup { path: PathBuf },
     /// The web portal alone (`[portal]`) on the same database, without IMAP.
     Portal,
+    /// Print the shell completion script for bash, zsh or fish.
+    Completions {
+        #[arg(value_enum)]
+        shell: completions::Shell,
+    },
+    /// Write the man pages into DIR (the package build runs this).
+    #[command(hide = true)]
+    Man { dir: PathBuf },
 }
 
 /// Parses the arguments, runs the command, and turns the outcome into an exit code.
@@ -179,8 +189,12 @@ pub fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> CmdResult {
-    if let Command::CheckConfig = cli.command {
-        return admin::check_config(&cli.config);
+    match &cli.command {
+        Command::CheckConfig => return admin::check_config(&cli.config),
+        // Neither reads the config: they run where none exists yet.
+        Command::Completions { shell } => return completions::print(*shell),
+        Command::Man { dir } => return man::write_all(dir),
+        _ => {}
     }
     let config = Config::load(&cli.config)?;
     // The daemon tells what it does; console commands stay quiet.
@@ -194,7 +208,7 @@ fn run(cli: Cli) -> CmdResult {
         cli.log_format,
     );
     match cli.command {
-        Command::CheckConfig => Ok(()),
+        Command::CheckConfig | Command::Completions { .. } | Command::Man { .. } => Ok(()),
         Command::Run { once } => run::run(&config, &cli.config, once),
         Command::Ingest { file } => ingest::ingest(&config, file.as_deref()),
         Command::Explain { file } => ingest::explain(&config, file.as_deref()),

@@ -8,6 +8,8 @@
 
 use std::borrow::Cow;
 
+mod tree;
+
 /// The text of an HTML body: block elements and `<br>` end lines, list
 /// items get "- " or "1. ", table cells are separated by spaces, entities
 /// (named and numeric) are decoded, `<script>`/`<style>` are dropped,
@@ -23,8 +25,23 @@ pub fn html_to_text(html: &str) -> String {
 /// Thunderbird's `moz-cite-prefix`, Hotmail's `stopSpelling` rule, …), the
 /// rest is converted and goes through the plain-text
 /// [`visible_text`](super::quotes::visible_text) rules.
+///
+/// Never empty when the sender wrote words of their own: when the cut in
+/// the HTML leaves nothing (a forward that starts with Outlook's header
+/// block, a reply typed inside the quote container), the whole document is
+/// read by the plain-text rules instead, which make no cut that leaves
+/// nothing.
 pub fn html_reply_text(html: &str) -> String {
-    super::quotes::visible_text(&convert(html, true), None)
+    let cut = super::quotes::visible_text(&convert(html, true), None);
+    if !cut.trim().is_empty() {
+        return cut;
+    }
+    let full = convert(html, false);
+    if super::quotes::has_own_text(&full) {
+        super::quotes::visible_text(&full, None)
+    } else {
+        cut
+    }
 }
 
 /// Elements whose content is not text.
@@ -255,11 +272,21 @@ fn quote_container(name: &str, attrs: &str) -> Option<Cut> {
         .unwrap_or_default()
         .to_ascii_lowercase();
     let id = attr(attrs, "id").unwrap_or_default().to_ascii_lowercase();
-    let has_class = |c: &str| class.split_ascii_whitespace().any(|x| x == c);
+    // Outlook prefixes the ids and classes of a message it quotes with
+    // "x_" ("x_divRplyFwdMsg", "x_gmail_quote"): the same markers.
+    let id = id.strip_prefix("x_").unwrap_or(&id).to_owned();
+    let has_class = |c: &str| {
+        class
+            .split_ascii_whitespace()
+            .any(|x| x.strip_prefix("x_").unwrap_or(x) == c)
+    };
     if has_class("gmail_quote")
         || has_class("gmail_quote_container")
         || has_class("yahoo_quoted")
         || has_class("protonmail_quote")
+        || has_class("gmail_attr")
+        || has_class("zmail_extra")
+        || class.contains("yahoo_quoted")
         || (name == "blockquote"
             && attr(attrs, "type").is_some_and(|t| t.eq_ignore_ascii_case("cite")))
     {
@@ -271,6 +298,7 @@ fn quote_container(name: &str, attrs: &str) -> Option<Cut> {
         || id == "appendonsend"
         || id == "olk_src_body_section"
         || id == "mail-editor-reference-message-container"
+        || attr(attrs, "name").is_some_and(|n| n.eq_ignore_ascii_case("messageReplySection"))
         || (name == "hr" && (id == "stopspelling" || id == "zwchr"))
     {
         return Some(Cut::Rest);
@@ -407,68 +435,8 @@ impl Writer {
 
 fn convert(html: &str, cut_quotes: bool) -> String {
     let mut w = Writer::default();
-    let mut tokens = Tokens::new(html);
-    while let Some(tok) = tokens.next() {
-        match tok {
-            Token::Text(t) => w.text(&decode_entities(t)),
-            Token::Start {
-                name,
-                attrs,
-                self_closing,
-            } => {
-                if RAW_TEXT.contains(&name.as_str()) {
-                    if !self_closing {
-                        tokens.skip_raw(&name);
-                    }
-                    continue;
-                }
-                if cut_quotes {
-                    match quote_container(&name, attrs) {
-                        Some(Cut::Rest) => break,
-                        Some(Cut::Element) => {
-                            if !self_closing {
-                                skip_element(&mut tokens, &name);
-                            }
-                            w.block();
-                            continue;
-                        }
-                        None => {}
-                    }
-                }
-                start_tag(&mut w, &name);
-            }
-            Token::End { name } => end_tag(&mut w, &name),
-        }
-    }
+    tree::Tree::parse(html).write(&mut w, cut_quotes);
     w.finish()
-}
-
-/// Skips tokens up to the end tag that closes the element just opened
-/// (counting nested elements of the same name), or to the end.
-fn skip_element(tokens: &mut Tokens<'_>, name: &str) {
-    let mut open = 1usize;
-    while let Some(tok) = tokens.next() {
-        match tok {
-            Token::Start {
-                name: n,
-                self_closing,
-                ..
-            } => {
-                if RAW_TEXT.contains(&n.as_str()) && !self_closing {
-                    tokens.skip_raw(&n);
-                } else if n == name && !self_closing {
-                    open += 1;
-                }
-            }
-            Token::End { name: n } if n == name => {
-                open -= 1;
-                if open == 0 {
-                    return;
-                }
-            }
-            _ => {}
-        }
-    }
 }
 
 fn start_tag(w: &mut Writer, name: &str) {

@@ -12,6 +12,8 @@ use super::message::{Attachment, InboundMessage, Mailbox, MAX_AUTH_RESULTS};
 use super::time::Timestamp;
 use super::{html, quotes};
 
+mod charset;
+
 /// Why a mail cannot become an `InboundMessage` (it is quarantined instead).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NormalizeError {
@@ -115,9 +117,27 @@ pub fn normalize<'a>(
     };
 
     let sender = from.as_ref().map(|m| m.email.as_str());
-    let (text, visible) = bodies(&msg, sender);
+    let root_text = unsplit_multipart(&msg);
+    let (text, visible) = match root_text {
+        Some(t) => {
+            let fixed = msg
+                .parts
+                .first()
+                .and_then(|p| charset::redecode(msg.raw_message(), p, false));
+            let text = clean_text(fixed.as_deref().unwrap_or(t));
+            let visible = quotes::visible_text(&text, sender);
+            (text, visible)
+        }
+        None => bodies(&msg, sender),
+    };
 
-    let attachment_ids: Vec<u32> = msg.attachments.clone();
+    // A multipart body read as the text is not an attachment as well.
+    let attachment_ids: Vec<u32> = msg
+        .attachments
+        .iter()
+        .copied()
+        .filter(|&id| !(root_text.is_some() && id == 0))
+        .collect();
     let attachments_dropped = attachment_ids.len().saturating_sub(opts.max_attachments);
     let mut attachments = Vec::with_capacity(attachment_ids.len().min(opts.max_attachments));
     for (n, id) in attachment_ids
@@ -179,38 +199,73 @@ pub fn normalize<'a>(
     })
 }
 
+/// The text of a message that declares a multipart type but whose body
+/// never uses its boundary: mail-parser keeps such a body whole as one part
+/// and lists it as an attachment, so the customer's words would be lost
+/// from the ticket. When the message has no text or HTML body of its own,
+/// that part is its text.
+fn unsplit_multipart<'m>(msg: &'m mail_parser::Message<'_>) -> Option<&'m str> {
+    if !msg.text_body.is_empty() || !msg.html_body.is_empty() {
+        return None;
+    }
+    let root = msg.parts.first()?;
+    let multipart = root
+        .content_type()
+        .is_some_and(|ct| ct.ctype().eq_ignore_ascii_case("multipart"));
+    match &root.body {
+        PartType::Text(t) if multipart && !t.trim().is_empty() => Some(t.as_ref()),
+        _ => None,
+    }
+}
+
 /// The full text and the visible new text. Plain text wins; an HTML-only
 /// mail is converted, with its quoted history dropped before conversion.
 fn bodies(msg: &mail_parser::Message<'_>, sender: Option<&str>) -> (String, String) {
     let mut plain = String::new();
-    let mut html_src: Option<&str> = None;
+    let mut html_src: Option<Cow<'_, str>> = None;
     for part in msg.text_bodies() {
         match &part.body {
             PartType::Text(t) => {
                 if !plain.is_empty() {
                     plain.push('\n');
                 }
-                plain.push_str(t);
+                match charset::redecode(msg.raw_message(), part, false) {
+                    Some(fixed) => plain.push_str(&fixed),
+                    None => plain.push_str(t),
+                }
             }
-            PartType::Html(h) if html_src.is_none() => html_src = Some(h),
+            PartType::Html(h) if html_src.is_none() => html_src = Some(html_text(msg, part, h)),
             _ => {}
         }
     }
     if plain.trim().is_empty() {
         if let Some(h) = html_src.or_else(|| {
             msg.html_bodies().find_map(|p| match &p.body {
-                PartType::Html(h) => Some(h.as_ref()),
+                PartType::Html(h) => Some(html_text(msg, p, h)),
                 _ => None,
             })
         }) {
-            let text = clean_text(&html::html_to_text(h));
-            let visible = clean_text(&html::html_reply_text(h));
+            let text = clean_text(&html::html_to_text(&h));
+            let visible = clean_text(&html::html_reply_text(&h));
             return (text, visible);
         }
     }
     let text = clean_text(&plain);
     let visible = quotes::visible_text(&text, sender);
     (text, visible)
+}
+
+/// An HTML part's text, decoded again when its charset label is missing
+/// or wrong (see `charset`).
+fn html_text<'m>(
+    msg: &'m mail_parser::Message<'_>,
+    part: &'m mail_parser::MessagePart<'_>,
+    decoded: &'m str,
+) -> Cow<'m, str> {
+    match charset::redecode(msg.raw_message(), part, true) {
+        Some(fixed) => Cow::Owned(fixed),
+        None => Cow::Borrowed(decoded),
+    }
 }
 
 /// Drops NULs and other control characters that have no place in text.

@@ -22,6 +22,12 @@ pub struct SourceResult {
     pub failures: Vec<String>,
     /// The pass rate below which the whole check fails (0.0..=1.0).
     pub required: f64,
+    /// For the reply suites: how many visible texts came out empty where
+    /// the expectation is not (the worst miss: the whole reply lost).
+    /// `None` for checks that compare no text.
+    pub empty: Option<usize>,
+    /// The slowest case timed with [`SourceResult::time`], and its name.
+    pub slowest: Option<(std::time::Duration, String)>,
 }
 
 impl SourceResult {
@@ -32,7 +38,30 @@ impl SourceResult {
             total: 0,
             failures: Vec::new(),
             required,
+            empty: None,
+            slowest: None,
         }
+    }
+
+    /// Runs `f` for case `name`, keeping the slowest time.
+    pub fn time<T>(&mut self, name: &str, f: impl FnOnce() -> T) -> T {
+        let started = std::time::Instant::now();
+        let out = f();
+        let took = started.elapsed();
+        if self.slowest.as_ref().is_none_or(|(t, _)| took > *t) {
+            self.slowest = Some((took, name.to_owned()));
+        }
+        out
+    }
+
+    /// Count one text comparison: a miss when `got` differs from `want`,
+    /// and an empty miss when `got` is blank and `want` is not.
+    pub fn record_text(&mut self, file: &str, got: &str, want: &str) {
+        let empty = self.empty.get_or_insert(0);
+        if got.trim().is_empty() && !want.trim().is_empty() {
+            *empty += 1;
+        }
+        self.record((got != want).then(|| format!("{file}: got {got:?}, want {want:?}")));
     }
 
     /// Count one case; `miss` is `None` when it passed.

@@ -3,45 +3,33 @@
 //! the two repairs made before the rules run: joining one that was wrapped
 //! over several lines, and splitting one off a line of reply.
 
+use std::borrow::Cow;
 use std::sync::LazyLock;
 
 use regex::Regex;
 
+use super::super::normalize::is_bidi_control;
 use super::lines::{dequote, is_quote, Line, MAX_HEADER_LEN};
 use super::regex;
+use super::table::WORDS;
 
 /// How many lines before a line ending like an attribution ("… wrote:") may
 /// belong to it (Gmail and Outlook wrap long attributions over up to five).
 const MAX_JOIN: usize = 4;
-
-/// Words that close an attribution, in the languages the corpora cover
-/// (quoted-printable leftovers of "é" and "ó" included, as clients that break
-/// lines inside an encoded word leave them).
-const WROTE: &str = r"(?:wrote|writes|a\s+(?:é|=C3=A9|e)crit|escribi(?:ó|=C3=B3|o)|schrieb(?:en)?|geschrieben|geschreven|ha\s+scritto|escreveu|schreef|skrev|napisa(?:ł|l)(?:\s*\(a\))?|kirjoitti|написал(?:\(а\)|а)?|пише|đã\s+viết|写道|書きました|napsal|yazdı|írta)";
-
-/// Attribution ends with a WROTE word (possibly followed by "-----").
-static WROTE_AT_END: LazyLock<Regex> = LazyLock::new(|| regex(&format!(r"(?i)\b{WROTE}[\s\-*]*$")));
-
-static HAS_WROTE: LazyLock<Regex> = LazyLock::new(|| regex(&format!(r"(?i)\b{WROTE}\b")));
 
 /// "On <date>, Name wrote:" and its English relatives ("At …", "In message …").
 static ON_WROTE: LazyLock<Regex> = LazyLock::new(|| {
     regex(r"(?i)^(?:on|at|in\s+message)\s.*\d.*\b(?:wrote|writes|sent|said)[\s:\-*]*$")
 });
 
-/// Words that open an attribution: English, French, Spanish, German,
-/// Italian, Portuguese, Dutch, Danish/Norwegian/Swedish, Vietnamese, Polish.
-/// "At" only capitalised: a wrapped "at 10:18," is the middle of one.
-static STARTER: LazyLock<Regex> = LazyLock::new(|| {
-    regex(
-        r"^(?:(?i:on|in\s+message|le|el|am|il|il\s+giorno|in\s+data|em|op|den|på|vào|dnia|dňa|w\s+dniu|在)|At)\s",
-    )
-});
-
 /// A line that starts with a date or time: "15. marts 2017", "2014-10-17",
 /// "pe 20. lokakuuta", "Wednesday, 17 November", "11:00 AM".
+/// Also "2. 5. 2022" (Czech, Slovak), "2022. 05. 02." (Hungarian) and
+/// "2022年5月2日" / "2022년 5월" (Chinese, Japanese, Korean).
 static DATE_START: LazyLock<Regex> = LazyLock::new(|| {
-    regex(r"(?i)^(?:\p{L}{1,12}\.?,?\s+)?\d{1,4}(?:[./\-]\d{1,2}|\.?\s+\p{L}{3,}|[:.]\d{2}\b)")
+    regex(
+        r"(?i)^(?:\p{L}{1,12}\.?,?\s+)?(?:\d{1,4}(?:[./\-]\d{1,2}|\.?\s+\p{L}{3,}|[:.]\d{2}(?:\D|$)|\.\s\d{1,2}\.)|\d{2,4}\s?[年년])",
+    )
 });
 
 /// "Name <addr> wrote on <date>:" / "… schrieb am …:" (Google Inbox).
@@ -71,8 +59,11 @@ static VIA_WROTE: LazyLock<Regex> =
 static EMAIL: LazyLock<Regex> = LazyLock::new(|| regex(r"[\w.+'\-]+@[\w\-]+(?:\.[\w\-]+)+"));
 
 /// A date or a time somewhere in the line.
+/// Digits may touch letters of scripts without spaces ("10:00写道").
 static HAS_DATE: LazyLock<Regex> = LazyLock::new(|| {
-    regex(r"\d{1,2}[:.h]\d{2}\b|\b(?:19|20)\d{2}\b|\d{1,2}[./\-]\d{1,2}[./\-]\d{2,4}")
+    regex(
+        r"\d{1,2}[:.h]\d{2}(?:\D|$)|(?:^|\D)(?:19|20)\d{2}(?:\D|$)|\d{1,2}[./\-]\d{1,2}[./\-]\d{2,4}",
+    )
 });
 
 /// An attribution that ends with an address and a colon:
@@ -83,6 +74,17 @@ static ADDR_COLON_END: LazyLock<Regex> =
 /// "reply On <date>, Name wrote:" with the reply in front on the same line.
 static MID_LINE_ON: LazyLock<Regex> =
     LazyLock::new(|| regex(r"(?i)^(.*?\S)[\s\-]+(on\s.*\d.*\bwrote:)\s*$"));
+
+/// Removes Unicode's direction controls, which Gmail puts around the
+/// parts of a right-to-left attribution (U+202B … U+202C around it, U+202A
+/// around the address).
+fn without_bidi(s: &str) -> Cow<'_, str> {
+    if s.chars().any(is_bidi_control) {
+        Cow::Owned(s.chars().filter(|&c| !is_bidi_control(c)).collect())
+    } else {
+        Cow::Borrowed(s)
+    }
+}
 
 /// Removes quote marks, dashes, bold stars and spaces around a line.
 fn bare(s: &str) -> &str {
@@ -100,7 +102,8 @@ pub(super) fn is_attribution(line: &str) -> bool {
     if line.len() > MAX_HEADER_LEN {
         return false;
     }
-    let s = bare(line);
+    let line = without_bidi(line);
+    let s = bare(&line);
     if s.is_empty() {
         return false;
     }
@@ -111,19 +114,29 @@ pub(super) fn is_attribution(line: &str) -> bool {
         return true;
     }
     let colon = ends_with_colon(s);
-    let wrote_end = WROTE_AT_END.is_match(s);
-    let has_wrote = HAS_WROTE.is_match(s);
+    let wrote_end = WORDS.ends_with_wrote(s);
+    let has_wrote = WORDS.has_wrote(s);
     if VIA_WROTE.is_match(s) {
         return true;
     }
     let has_addr = EMAIL.is_match(s);
     let dated = HAS_DATE.is_match(s);
+    let digit = s.chars().any(char::is_numeric);
+    let starter = WORDS.starter.is_match(s);
     // "Le 4 janv. 2016, Neil a écrit :", "Am 4. Juli schrieb Rick <r@x>:".
-    if STARTER.is_match(s)
-        && s.bytes().any(|b| b.is_ascii_digit())
-        && has_wrote
-        && (wrote_end || colon)
-    {
+    if starter && digit && has_wrote && (wrote_end || colon) {
+        return true;
+    }
+    // "בתאריך יום ב׳, 2 במאי 2022 ב-10:00 מאת Ann <ann@x.org>:" (no "wrote").
+    if starter && digit && colon && ADDR_COLON_END.is_match(s) {
+        return true;
+    }
+    // "Ann kirjoitti 2.5.2022 klo 10.00:" (no address).
+    if colon && dated && WORDS.wrote_then_date(s) {
+        return true;
+    }
+    // "Wiadomość napisana przez Ann <ann@x.org> w dniu 02.05.2022, o godz. 10:00:".
+    if colon && WORDS.lead.is_match(s) && (has_addr || dated) {
         return true;
     }
     // "Some One <one@x> wrote:", "15. marts 2017 kl. 11.00 skrev John <j@x>:".
@@ -136,8 +149,9 @@ pub(super) fn is_attribution(line: &str) -> bool {
 
 /// Could this line open an attribution that goes on over the next lines?
 fn is_strong_start(line: &str) -> bool {
-    let s = bare(line);
-    STARTER.is_match(s) || DATE_START.is_match(s) || {
+    let line = without_bidi(line);
+    let s = bare(&line);
+    WORDS.starter.is_match(s) || WORDS.lead.is_match(s) || DATE_START.is_match(s) || {
         // "Name <addr> schrieb am Fr., 28." (the date wraps).
         EMAIL.is_match(s) && WROTE_ON_DATE_START.is_match(s)
     }
@@ -148,8 +162,9 @@ fn ends_like_attribution(line: &str) -> bool {
     if line.len() > MAX_HEADER_LEN {
         return false;
     }
-    let s = bare(line);
-    ends_with_colon(s) || WROTE_AT_END.is_match(s) || s.ends_with('>')
+    let line = without_bidi(line);
+    let s = bare(&line);
+    ends_with_colon(s) || WORDS.ends_with_wrote(s) || s.ends_with('>')
 }
 
 /// Joins attributions that a client wrapped over several lines into one
@@ -165,6 +180,22 @@ pub(super) fn join_wrapped_attributions(raw: Vec<&str>) -> Vec<Line> {
         }
         let single = is_attribution(dequote(l));
         if single && is_strong_start(dequote(l)) {
+            // "Am 26.5.2017" left alone on the line above "um 10:00 schrieb
+            // Ann <ann@x.org>:": the date belongs to the attribution.
+            if let Some(prev) = out.last().filter(|p| is_dangling_start(p)) {
+                let joined = join_words([prev.text.as_str(), l].into_iter());
+                if is_attribution(dequote(&joined)) {
+                    let orig = format!("{}\n{l}", prev.orig);
+                    out.pop();
+                    out.push(Line {
+                        text: joined,
+                        orig,
+                        keep: true,
+                        joined: true,
+                    });
+                    continue;
+                }
+            }
             out.push(Line::new(l));
             continue;
         }
@@ -212,6 +243,20 @@ pub(super) fn join_wrapped_attributions(raw: Vec<&str>) -> Vec<Line> {
         }
     }
     out
+}
+
+/// A short line that opens an attribution with its date and stops there
+/// ("Am 26.5.2017", "Le 26 mai 2017,"): a client wrapped the rest to the
+/// next line. Not a sentence: no full stop, question or colon at its end.
+fn is_dangling_start(line: &Line) -> bool {
+    let t = dequote(&line.text).trim();
+    !line.joined
+        && !t.is_empty()
+        && t.chars().count() <= 60
+        && !t.ends_with(['.', '!', '?', ':', '：'])
+        && t.chars().any(|c| c.is_ascii_digit())
+        && (WORDS.starter.is_match(t) || DATE_START.is_match(t))
+        && !is_attribution(t)
 }
 
 /// Joins lines with one space where the line breaks (and blank lines) were.
@@ -304,6 +349,35 @@ mod tests {
         );
         let three = "Ok\n\nIl giorno lun 4 lug 2022 alle ore 08:12 Ann <ann@exa=\nmple.org>\nha scritto:\n> vecchio";
         assert_eq!(visible_text(three, None), "Ok");
+    }
+
+    #[test]
+    fn joins_a_date_left_on_the_line_above() {
+        let body = "Ja.\n\nAm 26.5.2017\num 10:00 schrieb Ann <ann@x.org>:\n\n> alt";
+        assert_eq!(visible_text(body, None), "Ja.");
+        // A sentence with a date is not part of the attribution.
+        let body = "Am 26.5.2017 war alles gut.\num 10:00 schrieb Ann <ann@x.org>:\n> alt";
+        assert_eq!(visible_text(body, None), "Am 26.5.2017 war alles gut.");
+    }
+
+    #[test]
+    fn attributions_in_other_scripts() {
+        let cases = [
+            "Στις Δευ 2 Μαΐ 2022 στις 10:00 π.μ., ο/η Ann <ann@x.org> έγραψε:",
+            "пн, 2 мая 2022 г. в 10:00, Ann <ann@x.org>:",
+            "Ann <ann@x.org> 于2022年5月2日周一 10:00写道：",
+            "2022年5月2日(月) 10:00 Ann <ann@x.org>:",
+            "في 2 مايو 2022، الساعة 10:00 ص، كتب Ann <ann@x.org>:",
+            "Wiadomość napisana przez Ann <ann@x.org> w dniu 02.05.2022, o godz. 10:00:",
+            "Ann kirjoitti 2.5.2022 klo 10.00:",
+        ];
+        for attr in cases {
+            let body = format!("Ok\n\n{attr}\n\n> old");
+            assert_eq!(visible_text(&body, None), "Ok", "{attr}");
+        }
+        // "skrev" inside "beskrev" is no attribution.
+        let body = "Hun beskrev 2.5.2022 kl. 10:00 problemet <ann@x.org>:\nDet virker ikke.";
+        assert_eq!(visible_text(body, None), body);
     }
 
     #[test]

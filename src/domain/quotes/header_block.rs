@@ -7,91 +7,32 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::lines::{Line, MAX_HEADER_LEN};
+use super::lines::{is_quote, Line, MAX_HEADER_LEN};
 use super::regex;
+use super::table::{Field, WORDS};
 
 /// An Outlook header block is looked for over at most this many lines.
 const MAX_BLOCK_LINES: usize = 24;
 
-/// "-----Original Message-----" and its translations.
-pub(super) static ORIGINAL_MESSAGE: LazyLock<Regex> = LazyLock::new(|| {
-    regex(
-        r"(?i)^[\s*_]*-{2,}\s*(?:original\s+message|original\s+e-?mail|reply\s+message|ursprüngliche\s+nachricht|original-nachricht|antwort\s+nachricht|oprindelig\s+meddelelse|oprindelig\s+besked|opprinnelig\s+melding|originalmeddelande|ursprungligt\s+meddelande|message\s+d'origine|message\s+original|mensaje\s+original|messaggio\s+originale|oorspronkelijk\s+bericht|origineel\s+bericht|wiadomość\s+oryginalna|původní\s+zpráva|исходное\s+сообщение|mensagem\s+original|alkuperäinen\s+viesti|原始邮件|原始郵件|元のメッセージ)\s*-*[\s*_]*$",
-    )
-});
-
-/// "---------- Forwarded message ----------", "Begin forwarded message:".
-pub(super) static FORWARDED: LazyLock<Regex> = LazyLock::new(|| {
-    regex(
-        r"(?i)^[\s*]*(?:-{2,}\s*(?:forwarded\s+message|forwarded\s+e-?mail|message\s+transféré|weitergeleitete\s+nachricht|mensaje\s+reenviado|messaggio\s+inoltrato|doorgestuurd\s+bericht|videresendt\s+meddelelse|vidarebefordrat\s+meddelande|wiadomość\s+przekazana|пересылаемое\s+сообщение|mensagem\s+encaminhada|转发邮件)\s*-*|begin\s+forwarded\s+message\s*:|début\s+du\s+message\s+(?:réexpédié|transféré)\s*:|anfang\s+der\s+weitergeleiteten\s+nachricht\s*:|inicio\s+del\s+mensaje\s+reenviado\s*:)[\s*]*$",
-    )
-});
-
-/// "Key: value", with Outlook's bold stars and French spacing ("Objet :").
-static FIELD: LazyLock<Regex> =
-    LazyLock::new(|| regex(r"^\s*[*_]{0,2}([\p{L}][\p{L}\p{M} '.\-]{0,28}?)[*_]{0,2}\s*[:：]"));
-
-/// A header field as far as recognising a block goes.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Field {
-    From,
-    Date,
-    To,
-    Cc,
-    Subject,
-    Other,
+/// "-----Original Message-----" and its translations (the language table).
+pub(super) fn is_original_message(line: &str) -> bool {
+    line.len() <= MAX_HEADER_LEN && WORDS.original.is_match(line)
 }
 
-/// The header-field names Outlook and webmail clients write above a quoted
-/// message, in the languages the corpora cover.
-fn field_kind(key: &str) -> Field {
-    let k = key.trim().trim_end_matches('.').to_lowercase();
-    match k.as_str() {
-        "from" | "von" | "van" | "de" | "da" | "fra" | "från" | "od" | "от" | "lähettäjä"
-        | "kimden" | "feladó" | "发件人" | "寄件者" | "差出人" | "từ" | "afzender"
-        | "expéditeur" | "remitente" | "mittente" | "absender" => Field::From,
-        "sent"
-        | "date"
-        | "datum"
-        | "data"
-        | "envoyé"
-        | "envoyé le"
-        | "enviado"
-        | "enviada"
-        | "enviado el"
-        | "enviada em"
-        | "enviado em"
-        | "gesendet"
-        | "verzonden"
-        | "inviato"
-        | "sendt"
-        | "skickat"
-        | "wysłano"
-        | "wysłane"
-        | "отправлено"
-        | "дата"
-        | "lähetetty"
-        | "发送时间"
-        | "日期"
-        | "送信日時"
-        | "ngày gửi"
-        | "odesláno"
-        | "gönderildi"
-        | "dato"
-        | "fecha"
-        | "sent at" => Field::Date,
-        "to" | "an" | "aan" | "a" | "à" | "para" | "til" | "till" | "do" | "кому"
-        | "vastaanottaja" | "收件人" | "宛先" | "tới" | "kime" | "destinataire"
-        | "destinatario" | "empfänger" | "komu" | "címzett" => Field::To,
-        "cc" | "kopie" | "copie" | "copie à" | "kopia" | "копия" | "cc." | "抄送" => {
-            Field::Cc
-        }
-        "subject" | "betreff" | "onderwerp" | "oggetto" | "objet" | "sujet" | "asunto"
-        | "assunto" | "emne" | "ämne" | "temat" | "тема" | "aihe" | "主题" | "主旨" | "件名"
-        | "chủ đề" | "konu" | "předmět" | "tárgy" => Field::Subject,
-        _ => Field::Other,
-    }
+/// "---------- Forwarded message ---------", "Begin forwarded message:" and
+/// their translations (the language table).
+pub(super) fn is_forwarded(line: &str) -> bool {
+    line.len() <= MAX_HEADER_LEN && WORDS.forwarded.is_match(line)
 }
+
+/// "Key: value", with Outlook's bold stars ("**De :** …", "** De : … **"),
+/// French spacing ("Objet :") and the direction marks of right-to-left
+/// clients in front.
+static FIELD: LazyLock<Regex> = LazyLock::new(|| {
+    regex(
+        r"^[\s\u{200E}\u{200F}\u{202A}-\u{202E}\u{2066}-\u{2069}]*[*_]{0,2}\s*([\p{L}][\p{L}\p{M} '.\-/]{0,28}?)\s*[*_]{0,2}\s*[:：]",
+    )
+});
 
 /// The kind of header field the line starts with, if it starts with one.
 fn field_of(line: &str) -> Option<Field> {
@@ -101,16 +42,87 @@ fn field_of(line: &str) -> Option<Field> {
     FIELD
         .captures(line)
         .and_then(|c| c.get(1))
-        .map(|k| field_kind(k.as_str()))
+        .map(|k| WORDS.field(k.as_str()))
+}
+
+/// Separators and header blocks that a client (or an HTML-to-text step)
+/// ran into one line are put back on lines of their own, so the rules
+/// below see them: "-------- Ursprüngliche Nachricht --------Von: …" and
+/// "From: Ann Sent: Monday To: Bob Subject: Hi". The original text of a
+/// split line is given back split, which is how it reads anyway.
+pub(super) fn split_run_together(lines: Vec<Line>) -> Vec<Line> {
+    let mut out = Vec::with_capacity(lines.len());
+    for line in lines {
+        if line.text.len() > MAX_HEADER_LEN || line.joined || is_quote(&line.text) {
+            out.push(line);
+            continue;
+        }
+        if let Some((sep, rest)) = WORDS.run_together(&line.text) {
+            let (sep, rest) = (sep.to_owned(), rest.to_owned());
+            out.push(Line::new(&sep));
+            push_fields(&mut out, &rest);
+            continue;
+        }
+        push_fields(&mut out, &line.text.clone());
+    }
+    out
+}
+
+/// `text` as one line, or as one line per header field when it holds a
+/// whole header block (a From or date field first, two more after it).
+fn push_fields(out: &mut Vec<Line>, text: &str) {
+    let starts = inline_fields(text);
+    if starts.len() < 3 {
+        out.push(Line::new(text));
+        return;
+    }
+    let mut bounds = starts;
+    bounds.push(text.len());
+    out.extend(
+        bounds
+            .windows(2)
+            .map(|w| Line::new(text[w[0]..w[1]].trim_end())),
+    );
+}
+
+/// Where the header fields of a run-together block start: the line must
+/// open with a From or date field; each further field is a known name
+/// after white space ("Re: hello" in a subject is not one).
+fn inline_fields(text: &str) -> Vec<usize> {
+    if !matches!(field_of(text), Some(Field::From | Field::Date)) {
+        return Vec::new();
+    }
+    let mut starts = vec![0];
+    let mut prev_space = false;
+    for (i, c) in text.char_indices() {
+        if prev_space
+            && !c.is_whitespace()
+            && field_of(&text[i..]).is_some_and(|f| f != Field::Other)
+        {
+            starts.push(i);
+        }
+        prev_space = c.is_whitespace();
+    }
+    starts
 }
 
 /// Does an Outlook-style header block ("From: … Sent: … To: … Subject: …")
-/// start at line `i`? Lines that are not fields may sit inside the block when
-/// a field follows within two lines (a wrapped address or subject).
-pub(super) fn header_block_at(lines: &[Line], i: usize) -> bool {
-    let Some(first) = field_of(&lines[i].text) else {
-        return false;
-    };
+/// start at line `i`? Then the index of the line after it. Lines that are
+/// not fields may sit inside the block when a field follows within two lines
+/// (a wrapped address or subject). The first line must be a field mail
+/// clients write (From, Date, To, …), or a field of another name directly
+/// above one ("Message du : …" over "De : …"): a reply line such as "Note:
+/// see below" with more text under it is reply text, not the block's start.
+pub(super) fn header_block_at(lines: &[Line], i: usize) -> Option<usize> {
+    let first = field_of(&lines[i].text)?;
+    if first == Field::Other
+        && !lines
+            .get(i + 1)
+            .and_then(|l| field_of(&l.text))
+            .is_some_and(|f| f != Field::Other)
+    {
+        return None;
+    }
     let mut seen = vec![first];
     let mut j = i + 1;
     let end = lines.len().min(i + MAX_BLOCK_LINES);
@@ -144,12 +156,12 @@ pub(super) fn header_block_at(lines: &[Line], i: usize) -> bool {
     .iter()
     .filter(|&&f| has(f))
     .count();
-    kinds >= 2 && (has(Field::From) || has(Field::To))
+    (kinds >= 2 && (has(Field::From) || has(Field::To))).then_some(j)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::visible_text;
+    use super::super::{strip_quotes, visible_text};
 
     #[test]
     fn strips_outlook_blocks_and_separators() {
@@ -162,14 +174,44 @@ mod tests {
     }
 
     #[test]
+    fn run_together_headers_are_split() {
+        let cases = [
+            (
+                "Nein.\n\n-------- Ursprüngliche Nachricht --------Von: a@b.c\nDatum: 1.5.\nAn: d@e.f\n\nalt",
+                "Nein.",
+            ),
+            (
+                "Ok.\n\nFrom: a@b.c Sent: Monday To: d@e.f Subject: Re: hi\n\nold",
+                "Ok.",
+            ),
+            // Two fields on a line are not a block.
+            ("From: the shop To: me\nwhat now?", "From: the shop To: me\nwhat now?"),
+        ];
+        for (body, want) in cases {
+            assert_eq!(visible_text(body, None), want, "{body:?}");
+        }
+    }
+
+    #[test]
     fn a_lone_field_is_not_a_header_block() {
         let body = "From: the shop\nI got a broken cup.\n\nDate: Monday\nTime: 10:00";
         assert_eq!(visible_text(body, None), body);
     }
 
     #[test]
-    fn keeps_forwarded_messages() {
+    fn forwards_one_policy() {
+        // A note above a forward is the new text.
         let body = "FYI\n\n---------- Forwarded message ----------\nFrom: a@b.c\nDate: Mon\nSubject: s\nTo: d@e.f\n\nText";
-        assert_eq!(visible_text(body, None), body);
+        assert_eq!(visible_text(body, None), "FYI");
+        assert_eq!(strip_quotes(body), body, "strip_quotes keeps it (talon)");
+        // Nothing above: the forwarded words are what the customer sends,
+        // with the Gmail marker or without one.
+        let bare = "---------- Forwarded message ----------\nFrom: a@b.c\nDate: Mon\nSubject: s\nTo: d@e.f\n\nText";
+        assert_eq!(visible_text(bare, None), "Text");
+        let block = "From: a@b.c\nDate: Mon\nSubject: s\nTo: d@e.f\n\nText";
+        assert_eq!(visible_text(block, None), "Text");
+        let apple =
+            "Begin forwarded message:\n\nFrom: a@b.c\nSubject: s\nDate: Mon\nTo: d@e.f\n\nText";
+        assert_eq!(visible_text(apple, None), "Text");
     }
 }

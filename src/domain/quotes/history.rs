@@ -7,18 +7,42 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use super::attribution::is_attribution;
-use super::header_block::{header_block_at, FORWARDED, ORIGINAL_MESSAGE};
-use super::lines::{cut, dequote, drop_range, is_blank, is_fence, is_quote, Line, MAX_HEADER_LEN};
+use super::header_block::{header_block_at, is_forwarded, is_original_message};
+use super::lines::{
+    cut, dequote, drop_range, is_blank, is_fence, is_quote, is_separator, Line, MAX_HEADER_LEN,
+};
 use super::regex;
+
+/// What to do with a forwarded message that has the customer's own words
+/// above it (with nothing above, its content is kept either way: a cut
+/// that would leave nothing is not made).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Forwards {
+    /// [`super::visible_text`]: the note above a forward is the new text;
+    /// the forwarded mail stays in the message's full text.
+    Cut,
+    /// [`super::strip_quotes`]: a forward is not a quote (talon's reading):
+    /// it stays whole.
+    Keep,
+}
 
 /// Removes the quoted history (see the module documentation). One pass:
 /// whether reply text was seen is carried along, not searched for again.
-pub(super) fn strip_stage(lines: &mut [Line]) {
+///
+/// A quote header (separator, header block, attribution) with no reply text
+/// above it is never a cut that leaves nothing: the header alone goes and
+/// what follows it is read on as the message (a forward, or a reply typed
+/// under the header). Only when what follows is `>`-quoted history alone is
+/// the result empty: then the sender wrote nothing.
+pub(super) fn strip_stage(lines: &mut [Line], forwards: Forwards, notes: &mut Vec<String>) {
     let n = lines.len();
     // Quote lines further down tell an inline reply from a reply above a
     // quote; nothing below the current line changes before it is reached.
     let last_quote = lines.iter().rposition(|l| is_quote(&l.text));
     let mut text_seen = false;
+    // A quote header was dropped above: a quote closing the message is
+    // the history it introduced.
+    let mut header_dropped = false;
     let mut fence = false;
     let mut i = 0;
     while i < n {
@@ -35,12 +59,21 @@ pub(super) fn strip_stage(lines: &mut [Line]) {
             i += 1;
             continue;
         }
-        if FORWARDED.is_match(t) {
-            // A forwarded message is what the customer wants us to read.
-            return;
-        }
-        if ORIGINAL_MESSAGE.is_match(t) {
-            cut(lines, i);
+        let forwarded = is_forwarded(t);
+        if forwarded || is_original_message(t) {
+            if !text_seen {
+                notes.push(format!(
+                    "visible text: {:?} has nothing above it: not cut there, the {} content is kept",
+                    t.trim(),
+                    if forwarded { "forwarded" } else { "quoted" }
+                ));
+                i = drop_header(lines, i);
+                header_dropped = true;
+                continue;
+            }
+            if !(forwarded && forwards == Forwards::Keep) {
+                cut(lines, i);
+            }
             return;
         }
         if is_quote(t) {
@@ -49,7 +82,7 @@ pub(super) fn strip_stage(lines: &mut [Line]) {
             if end == n {
                 // A quote closing the message is history, unless the whole
                 // message is an unattributed quote (then it is all we have).
-                if text_seen || history {
+                if text_seen || history || header_dropped {
                     cut(lines, i);
                 }
                 return;
@@ -62,20 +95,35 @@ pub(super) fn strip_stage(lines: &mut [Line]) {
             i = end;
             continue;
         }
-        if header_block_at(lines, i) {
+        if let Some(end) = header_block_at(lines, i) {
+            if !text_seen {
+                // A header block on top: a forward without its marker line
+                // (or a reply typed below the block). Its content stays.
+                notes.push(format!(
+                    "visible text: the header block {:?} has nothing above it: not cut there, its content is kept",
+                    t.trim()
+                ));
+                drop_range(lines, i, end);
+                drop_rules_above(lines, i);
+                header_dropped = true;
+                i = end;
+                continue;
+            }
             cut(lines, i);
             return;
         }
         if is_attribution(t) {
             // The quote block under the attribution, when text follows it.
-            let quote = next_non_blank(lines, i + 1)
+            let next = next_non_blank(lines, i + 1);
+            let quote = next
                 .filter(|&k| is_quote(&lines[k].text))
                 .map(|k| (k, quote_block_end(lines, k)))
                 .filter(|&(_, end)| end < n);
             if let Some((k, end)) = quote {
-                if last_quote.is_some_and(|q| q > end) {
-                    // Answers between quotes: an inline reply. The quotes
-                    // are the questions being answered; only the
+                if header_dropped || last_quote.is_some_and(|q| q > end) {
+                    // Answers between quotes: an inline reply (so is a
+                    // message that opened with a header of its own). The
+                    // quotes are the questions being answered; only the
                     // attribution goes (and the quote at the end, later).
                     lines[i].keep = false;
                     i = k;
@@ -88,11 +136,56 @@ pub(super) fn strip_stage(lines: &mut [Line]) {
                     continue;
                 }
             }
+            if !text_seen && next.is_some_and(|k| !is_quote(&lines[k].text)) {
+                // Unquoted text under an attribution with nothing above:
+                // the cut would leave nothing, so only the line goes.
+                notes.push(format!(
+                    "visible text: the attribution {:?} has nothing above it: not cut there, the text below is kept",
+                    t.trim()
+                ));
+                lines[i].keep = false;
+                header_dropped = true;
+                i += 1;
+                continue;
+            }
             cut(lines, i);
             return;
         }
-        text_seen = true;
+        // A rule ("_____", "-----") is no words of the sender's: an Outlook
+        // forward opens with one above its header block.
+        text_seen |= !is_separator(t, 2);
         i += 1;
+    }
+}
+
+/// Drops the rules and blank lines right above line `i` (the "_____"
+/// Outlook writes over its header block).
+fn drop_rules_above(lines: &mut [Line], i: usize) {
+    for l in lines[..i].iter_mut().rev() {
+        if !l.keep {
+            continue;
+        }
+        if !(is_blank(&l.text) || is_separator(&l.text, 2)) {
+            return;
+        }
+        l.keep = false;
+    }
+}
+
+/// Drops the separator line `i` ("-----Original Message-----", "Begin
+/// forwarded message:") and the header block right under it; gives the
+/// index to read on from.
+fn drop_header(lines: &mut [Line], i: usize) -> usize {
+    lines[i].keep = false;
+    let Some(k) = next_non_blank(lines, i + 1) else {
+        return lines.len();
+    };
+    match header_block_at(lines, k) {
+        Some(end) => {
+            drop_range(lines, i, end);
+            end
+        }
+        None => i + 1,
     }
 }
 
@@ -137,7 +230,7 @@ fn quote_block_is_history(lines: &[Line], i: usize, end: usize) -> bool {
         .find(|l| !is_blank(dequote(&l.text)))
         .is_some_and(|l| {
             let t = dequote(&l.text);
-            is_attribution(t) || ORIGINAL_MESSAGE.is_match(t) || FORWARDED.is_match(t)
+            is_attribution(t) || is_original_message(t) || is_forwarded(t)
         })
 }
 
@@ -147,6 +240,11 @@ static CLOSING: LazyLock<Regex> = LazyLock::new(|| {
         r"(?i)^(?:regards|best|kind\s+regards|best\s+regards|warm\s+regards|thanks|thank\s+you|many\s+thanks|cheers|sincerely|br|mit\s+freundlichen|viele\s+grüße|grüße|gruß|lg|cordialement|bien\s+à\s+vous|merci|saludos|atentamente|un\s+saludo|cordiali\s+saluti|saluti|grazie|groeten|met\s+vriendelijke|hälsningar|mvh|pozdrawiam|с\s+уважением|спасибо)\b",
     )
 });
+
+/// Does the line open with a sign-off word ("Regards,", "Cheers", …)?
+pub(super) fn is_closing_line(line: &str) -> bool {
+    CLOSING.is_match(line)
+}
 
 /// Is everything from `from` on a short sign-off ("Regards, Roman")?
 fn is_closing(lines: &[Line], from: usize) -> bool {

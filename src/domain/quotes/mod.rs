@@ -1,30 +1,46 @@
 //! Quote and signature stripping: the new words of a reply, without the
-//! quoted history, the attribution lines mail clients write above it, and the
-//! sender's signature. Pure string work, linear in the size of the body.
+//! quoted history, the attribution lines mail clients write above it, the
+//! sender's signature and what mail systems add around it. Pure string work,
+//! linear in the size of the body. docs/reply-text.md is the user's account
+//! of it: the languages and clients covered and the forward policy.
+//!
+//! The words clients write (attributions, header-block field names,
+//! "Original Message", "Forwarded message", mobile signatures, gateway
+//! banners, footers) are data: `languages.toml`, read by `table.rs`.
 //!
 //! How a body is read, in order:
 //! 1. line endings are normalised and everything from ticketd's own
 //!    [`REPLY_MARKER`] on is dropped (here);
 //! 2. attribution lines that a client wrapped over several lines ("On …,
-//!    Name <\naddr> wrote:") are joined into one logical line, and an
-//!    attribution sharing a line with the reply ("ok On … wrote:") is split off
-//!    (`attribution.rs`);
+//!    Name <\naddr> wrote:", a date left alone above "um 10:00 schrieb …:")
+//!    are joined into one logical line, an attribution sharing a line with
+//!    the reply ("ok On … wrote:") is split off (`attribution.rs`), and a
+//!    separator or header block run into one line is split
+//!    (`header_block.rs`);
 //! 3. the quoted history is cut ([`strip_quotes`] stops here): an
 //!    "-----Original Message-----" separator, an Outlook `From:/Sent:/To:`
-//!    block (many languages, `header_block.rs`), or an attribution line; `>`
-//!    blocks at the end (`history.rs`);
-//! 4. the signature is cut ([`visible_text`]): `-- `, long separator lines,
-//!    "Sent from my …" lines in several languages, and a last paragraph that
-//!    starts with the sender's own name (`signature.rs`).
+//!    block, an attribution line, a forward with a note above it; `>` blocks
+//!    at the end (`history.rs`);
+//! 4. gateway banners at the top, the signature (`-- `, long separator
+//!    lines, "Sent from my …" lines, "--Name", a last paragraph that starts
+//!    with the sender's own name) and a footer below the sign-off are cut
+//!    ([`visible_text`]; `banner.rs`, `signature.rs`).
 //!
 //! Each stage works on `Line`s (`lines.rs`): it only clears their `keep`
 //! flag, so what was dropped can be shown too ([`removed_text`]).
 //!
+//! No stage makes a cut that would leave nothing of the sender's own words
+//! ([`has_own_text`]): a header with nothing above it goes alone and what
+//! follows it is read on as the message. So the visible text is empty only
+//! when the sender wrote nothing (a bare quote, a bare "Sent from my iPhone").
+//!
 //! The reply corpora this is checked against disagree on some points; the
 //! choices made here, for what a support agent needs to read:
-//! - a forwarded message ("---------- Forwarded message ----------") is kept
-//!   whole: it is what the customer wants us to see (talon keeps it,
-//!   Discourse's trimmer drops it);
+//! - forwards: with the customer's note above, the note is the visible text
+//!   (Discourse's trimmer); with nothing above, the forwarded message's words
+//!   are, its header lines dropped, whether a Gmail/Apple/Thunderbird marker
+//!   opens it or a bare Outlook header block. [`strip_quotes`] keeps a
+//!   forward whole (talon's reading: a forward is not a quote);
 //! - text below a quote: in a bottom-posted reply (nothing above the
 //!   attribution) it is the reply; between quotes (an inline reply) the quotes
 //!   stay as the questions being answered and only the attribution goes
@@ -33,28 +49,35 @@
 //!   github's parser keeps it), unless it is a short sign-off ("Regards,
 //!   Roman", as talon keeps it);
 //! - text below an attribution line that is not `>`-quoted is history too
-//!   (most clients that do not quote put the old message there);
+//!   (most clients that do not quote put the old message there), unless
+//!   nothing stands above the attribution;
 //! - "Sent from my iPhone" is a signature in [`visible_text`] but kept by
 //!   [`strip_quotes`], which only removes quotes (as talon does);
 //! - a "-Name" sign-off is dropped only when a signature or footer separator
-//!   follows it (github's parser drops it, Crisp's keeps it);
+//!   follows it (github's parser drops it, Crisp's keeps it); "--Name",
+//!   "—Name" and "–Name" in a paragraph of their own at the end are a
+//!   signature (Discourse keeps "—Ryan": one case lost there, on purpose);
 //! - separator lines must be at least five characters long (underscores:
 //!   two), so Markdown rules ("---", "***") inside a message are not taken for
 //!   a signature; a long rule right under a line of text still is one
 //!   (github's parser; Crisp's tests call a table rule "not a signature").
 
 mod attribution;
+mod banner;
 mod header_block;
 mod history;
 mod lines;
 mod signature;
+mod table;
 
 use regex::Regex;
 
-use attribution::{join_wrapped_attributions, split_mid_line_attributions};
-use history::strip_stage;
-use lines::{canonical_quote_prefix, Line};
-use signature::{signature_stage, SenderName};
+use attribution::{is_attribution, join_wrapped_attributions, split_mid_line_attributions};
+use banner::{banner_stage, footer_stage};
+use header_block::{header_block_at, is_forwarded, is_original_message, split_run_together};
+use history::{strip_stage, Forwards};
+use lines::{canonical_quote_prefix, is_blank, is_quote, is_separator, Line};
+use signature::{is_mobile_signature, signature_stage, SenderName};
 
 /// The line ticketd puts at the top of every notification: only the text
 /// above it is the reply.
@@ -65,17 +88,85 @@ pub const REPLY_MARKER: &str = "##- Please type your reply above this line -##";
 /// languages), trailing signatures ("-- ", "Sent from my iPhone", …) removed;
 /// text above [`REPLY_MARKER`] only.
 ///
+/// Never empty when the sender wrote something of their own
+/// ([`has_own_text`]): a cut that would leave nothing is not made.
+///
 /// `sender` is the From address, bare or as `Name <address>`: a last
 /// paragraph that starts with the sender's name is taken for a signature.
 pub fn visible_text(body: &str, sender: Option<&str>) -> String {
+    visible_text_explained(body, sender).text
+}
+
+/// [`visible_text`] and why it is what it is, for `explain`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Visible {
+    pub text: String,
+    /// One sentence per decision worth showing (a cut not made, a header
+    /// kept); empty for an ordinary reply.
+    pub notes: Vec<String>,
+}
+
+/// [`visible_text`], with the notes `explain` prints.
+pub fn visible_text_explained(body: &str, sender: Option<&str>) -> Visible {
     let (head, tail) = split_for_scan(body);
-    let lines = analyse(head, sender, true);
-    let kept = render_kept(&lines);
-    match tail {
+    let mut notes = Vec::new();
+    let lines = analyse(head, sender, true, Forwards::Cut, &mut notes);
+    let mut kept = render_kept(&lines);
+    if kept.is_empty() && has_own_text_lines(head) {
+        // The stages each refuse a cut that leaves nothing; this is the
+        // last guard should two of them together still do it.
+        notes.push(
+            "visible text: the quote rules would have left nothing of the sender's own words; \
+             the text is kept whole"
+                .to_owned(),
+        );
+        let text = normalize_newlines(head);
+        kept = split_at_marker(&text).0.join("\n").trim().to_owned();
+    }
+    let text = match tail {
         // Nothing was cut from the head: its words go on in the tail.
         Some(tail) if lines.iter().all(|l| l.keep) => format!("{kept}\n{}", tail.trim_end()),
         _ => kept,
+    };
+    Visible { text, notes }
+}
+
+/// Did the sender write anything of their own: a line above ticketd's
+/// [`REPLY_MARKER`] that is not blank, not `>`-quoted, and not one a mail
+/// client writes (an attribution, a separator, a header block, "Sent from
+/// my …")? When so, [`visible_text`] is never empty.
+pub fn has_own_text(body: &str) -> bool {
+    let (head, _) = split_for_scan(body);
+    has_own_text_lines(head)
+}
+
+fn has_own_text_lines(head: &str) -> bool {
+    let text = normalize_newlines(head);
+    let (above, _) = split_at_marker(&text);
+    let lines = split_run_together(split_mid_line_attributions(join_wrapped_attributions(
+        above,
+    )));
+    let mut i = 0;
+    while i < lines.len() {
+        let t = lines[i].text.as_str();
+        if let Some(end) = header_block_at(&lines, i) {
+            i = end;
+            continue;
+        }
+        let client_line = is_blank(t)
+            || is_quote(t)
+            || is_separator(t, 2)
+            || t.trim() == "--"
+            || is_attribution(t)
+            || is_forwarded(t)
+            || is_original_message(t)
+            || is_mobile_signature(t);
+        if !client_line {
+            return true;
+        }
+        i += 1;
     }
+    false
 }
 
 /// The part of a body the quote rules read. The new words of a reply are at
@@ -100,7 +191,7 @@ fn split_for_scan(body: &str) -> (&str, Option<&str>) {
 /// The reply without its quoted history, signatures left in place. Lines are
 /// given back as written (trailing spaces kept); the whole is trimmed.
 pub fn strip_quotes(body: &str) -> String {
-    let lines = analyse(body, None, false);
+    let lines = analyse(body, None, false, Forwards::Keep, &mut Vec::new());
     let kept: Vec<&str> = lines
         .iter()
         .filter(|l| l.keep)
@@ -114,7 +205,7 @@ pub fn strip_quotes(body: &str) -> String {
 /// joined, and `Name>` or `|` quote prefixes are shown as `>`). For showing
 /// "quoted text hidden" and for checking the stripping against other tools.
 pub fn removed_text(body: &str, sender: Option<&str>) -> String {
-    let lines = analyse(body, sender, true);
+    let lines = analyse(body, sender, true, Forwards::Cut, &mut Vec::new());
     let removed: Vec<String> = lines
         .iter()
         .filter(|l| !l.keep)
@@ -144,15 +235,26 @@ pub fn normalize_newlines(s: &str) -> String {
 }
 
 /// The body as lines, each marked kept or dropped by the stages in turn
-/// (the signature stage only when `signatures` is set).
-fn analyse(body: &str, sender: Option<&str>, signatures: bool) -> Vec<Line> {
+/// (the signature stage only when `signatures` is set); `notes` gets what
+/// `explain` should say.
+fn analyse(
+    body: &str,
+    sender: Option<&str>,
+    signatures: bool,
+    forwards: Forwards,
+    notes: &mut Vec<String>,
+) -> Vec<Line> {
     let text = normalize_newlines(body);
     let (above, below) = split_at_marker(&text);
-    let mut lines = split_mid_line_attributions(join_wrapped_attributions(above));
-    strip_stage(&mut lines);
+    let mut lines = split_run_together(split_mid_line_attributions(join_wrapped_attributions(
+        above,
+    )));
+    strip_stage(&mut lines, forwards, notes);
     if signatures {
+        banner_stage(&mut lines, notes);
         let sender = sender.and_then(SenderName::parse);
-        signature_stage(&mut lines, sender.as_ref());
+        signature_stage(&mut lines, sender.as_ref(), notes);
+        footer_stage(&mut lines);
     }
     for l in below {
         let mut line = Line::new(l);
@@ -270,6 +372,96 @@ mod tests {
         let start = std::time::Instant::now();
         let _ = visible_text(&long, None);
         assert!(start.elapsed().as_secs() < 2);
+    }
+
+    #[test]
+    fn a_cut_that_would_leave_nothing_is_not_made() {
+        let cases = [
+            (
+                "Sent from my iPhone\n\nHello, order 42 is late.",
+                "Hello, order 42 is late.",
+            ),
+            (
+                "From: Shop <s@x.org>\nSent: Monday\nTo: Ann\nSubject: Order\n\nShipped today.",
+                "Shipped today.",
+            ),
+            (
+                "On Mon, 2 May 2022, Ann <ann@x.org> wrote:\n\nMy answer",
+                "My answer",
+            ),
+            (
+                "-----Original Message-----\nFrom: a\nSent: b\nTo: c\n\nold words",
+                "old words",
+            ),
+            (
+                "Note: see below\nstill broken\nFrom: a\nSent: b\nTo: c\n\nold",
+                "Note: see below\nstill broken",
+            ),
+            ("-- \nAnn Example\nACME", "--\nAnn Example\nACME"),
+            // Nothing of the sender's own: empty is right.
+            (
+                "On Mon, 2 May 2022, Ann <ann@x.org> wrote:\n> only a quote",
+                "",
+            ),
+        ];
+        for (body, want) in cases {
+            assert_eq!(visible_text(body, None), want.trim_end(), "{body:?}");
+        }
+        let v = visible_text_explained(cases[1].0, None);
+        assert!(
+            v.notes.iter().any(|n| n.contains("nothing above")),
+            "{:?}",
+            v.notes
+        );
+        assert!(visible_text_explained("Hi\n\n> q", None).notes.is_empty());
+    }
+
+    /// The never-empty rule as a property: bodies put together at random
+    /// from reply lines and everything clients write around them (headers,
+    /// quotes, signatures) in every order; whenever the sender wrote words
+    /// of their own, the visible text is not empty.
+    #[test]
+    fn never_empty_when_the_sender_wrote_something() {
+        const CHUNKS: &[&str] = &[
+            "Hello, the parcel for order 1043 has not arrived.",
+            "Can you help me today?",
+            "Danke, das hat geholfen.",
+            "OK",
+            "Regards,\nAnn",
+            "",
+            "> old question\n> more of it",
+            "On Mon, 2 May 2022 at 10:00, Ann <ann@x.org> wrote:",
+            "Am 02.05.2022 um 10:00 schrieb Ann <ann@x.org>:",
+            "W dniu 2.05.2022 o 10:00, Ann pisze:",
+            "-----Original Message-----",
+            "---------- Forwarded message ---------",
+            "From: Ann <ann@x.org>\nSent: Monday, May 2, 2022 10:00\nTo: Bob <bob@x.org>\nSubject: Re: x",
+            "Od: Ann\nWysłano: poniedziałek\nDo: Bob\nTemat: x",
+            "Sent from my iPhone",
+            "Lähetetty iPhonesta",
+            "-- \nAnn Example\nACME Ltd",
+            "________________________________",
+            "--Ann",
+        ];
+        let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..3000 {
+            let n = 1 + (next() % 9) as usize;
+            let parts: Vec<&str> = (0..n)
+                .map(|_| CHUNKS[(next() % CHUNKS.len() as u64) as usize])
+                .collect();
+            let body = parts.join("\n");
+            let visible = visible_text(&body, Some("Ann Example <ann@x.org>"));
+            if has_own_text(&body) {
+                assert!(!visible.trim().is_empty(), "empty for {body:?}");
+            }
+            let _ = removed_text(&body, None);
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@ use regex::Regex;
 
 use super::lines::{cut, is_blank, is_fence, is_quote, is_separator, Line, MAX_HEADER_LEN};
 use super::regex;
+use super::table::WORDS;
 
 /// Mobile and webmail signatures that are a phrase of their own: "Get
 /// Outlook for iOS", "Von meinem iPhone gesendet", "发自我的iPhone".
@@ -42,16 +43,18 @@ static SENT_DEVICE: LazyLock<Regex> = LazyLock::new(|| {
     )
 });
 
-/// "Sent from my iPhone" and its relatives, in several languages. A
+/// "Sent from my iPhone" and its relatives: the language table's phrases
+/// of iOS Mail, Outlook Mobile, Gmail, Samsung Email and Yahoo, and the
+/// English "Sent from <app>" with a link. A
 /// sentence that only starts like one ("Sent from my desk, which…", "Sent
 /// via FedEx yesterday") is not one: no punctuation inside, at most eight
 /// words, and a device, an app, a possessive or a link.
-fn is_mobile_signature(line: &str) -> bool {
+pub(super) fn is_mobile_signature(line: &str) -> bool {
     let t = line.trim();
     if t.chars().count() > 100 {
         return false;
     }
-    if APP_SIGNATURE.is_match(t) {
+    if APP_SIGNATURE.is_match(t) || WORDS.is_mobile(t) {
         return true;
     }
     if !SENT_FROM.is_match(t) || !SENT_DEVICE.is_match(t) {
@@ -69,6 +72,35 @@ static LINK: LazyLock<Regex> = LazyLock::new(|| regex(r"<[^<>]*>|\(https?://[^()
 static DASH_SIGNOFF: LazyLock<Regex> = LazyLock::new(|| {
     regex(r"^\s*-{1,2}\s?\p{L}[\p{L}\p{M}.']*(?:\s+\p{L}[\p{L}\p{M}.']*){0,3}\s*$")
 });
+
+/// "--Daniel", "—Daniel", "– Daniel Roe": a name glued to a double dash or
+/// a long dash. (A single hyphen, "-Daniel", is only taken with a separator
+/// under it: the corpora disagree on it.)
+static GLUED_DASH: LazyLock<Regex> = LazyLock::new(|| {
+    regex(r"^\s*(?:--|—|–|-–|-—)\s?\p{Lu}[\p{L}\p{M}.'’\-]*(?:\s+\p{L}[\p{L}\p{M}.'’\-]*){0,2}\s*$")
+});
+
+/// Does a glued-dash sign-off open the end of the message: it, a paragraph
+/// of its own, and at most three short lines under it (a title, a company,
+/// a phone number)?
+fn glued_dash_signoff(lines: &[Line], rest: &[usize]) -> bool {
+    let Some((&first, after)) = rest.split_first() else {
+        return false;
+    };
+    let short = |k: usize| {
+        let t = lines[k].text.trim();
+        t.chars().count() <= 60
+            && !is_quote(t)
+            && !t.ends_with(['?', '!', ':'])
+            && !t.starts_with(['-', '—', '–'])
+    };
+    // A paragraph of its own: a list of dashed items is not a sign-off.
+    first > 0
+        && is_blank(&lines[first - 1].text)
+        && GLUED_DASH.is_match(&lines[first].text)
+        && after.len() <= 3
+        && after.iter().all(|&k| short(k))
+}
 
 /// The first and last name of the sender, to recognise a signature that
 /// starts with them.
@@ -135,7 +167,11 @@ impl SenderName {
 }
 
 /// Removes the signature (see the module documentation).
-pub(super) fn signature_stage(lines: &mut [Line], sender: Option<&SenderName>) {
+pub(super) fn signature_stage(
+    lines: &mut [Line],
+    sender: Option<&SenderName>,
+    notes: &mut Vec<String>,
+) {
     let kept: Vec<usize> = (0..lines.len())
         .filter(|&i| lines[i].is_kept_nonblank())
         .collect();
@@ -154,6 +190,7 @@ pub(super) fn signature_stage(lines: &mut [Line], sender: Option<&SenderName>) {
             || is_separator(t, 2) && t.trim_start().starts_with('_');
         let signature = dashes
             || is_mobile_signature(t)
+            || glued_dash_signoff(lines, &kept[pos..])
             || sender.is_some_and(|s| {
                 pos > 0
                     && kept.len() - pos <= 6
@@ -165,8 +202,25 @@ pub(super) fn signature_stage(lines: &mut [Line], sender: Option<&SenderName>) {
         if !signature {
             continue;
         }
+        if !has_text_before(lines, i) {
+            // A cut here would leave nothing: the words below are the
+            // message ("Sent from my iPhone" typed above them by the app,
+            // or a reply written under a "-- " line). An app line alone goes.
+            notes.push(format!(
+                "visible text: {:?} looks like a signature but nothing is above it: not cut there",
+                t.trim()
+            ));
+            if is_mobile_signature(t) {
+                lines[i].keep = false;
+            }
+            continue;
+        }
         let mut from = i;
-        if dashes && pos > 0 && DASH_SIGNOFF.is_match(&lines[kept[pos - 1]].text) {
+        if dashes
+            && pos > 0
+            && DASH_SIGNOFF.is_match(&lines[kept[pos - 1]].text)
+            && has_text_before(lines, kept[pos - 1])
+        {
             from = kept[pos - 1];
         }
         cut(lines, from);
@@ -227,6 +281,17 @@ mod tests {
             "Hi"
         );
         assert_eq!(visible_text("Hi\n\n-Bob", None), "Hi\n\n-Bob");
+        for sig in ["--Daniel", "—Daniel", "–Daniel", "-- Daniel Roe\nACME Ltd"] {
+            let body = format!("Please refund order 42.\n\n{sig}");
+            assert_eq!(
+                visible_text(&body, None),
+                "Please refund order 42.",
+                "{sig}"
+            );
+        }
+        // A dash in the middle of the text, or before a word, is no signature.
+        let body = "Two options:\n—Refund\n—Replacement\n\nWhich one do you prefer, and when?";
+        assert_eq!(visible_text(body, None), body);
         // Markdown rules are not separators.
         assert_eq!(visible_text("A\n---\nB", None), "A\n---\nB");
         // Nor is anything inside a code fence.

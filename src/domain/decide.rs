@@ -225,6 +225,7 @@ pub fn decide_web(
         Source::Email => "classified: normal mail".to_owned(),
         s => format!("a {s} message by a signed-in person: nothing to classify"),
     }];
+    trace.extend(msg.visible_notes.iter().cloned());
     trace.push(format!(
         "sender: {} ({}{}{})",
         sender.email,
@@ -434,7 +435,9 @@ pub fn decide_web(
                 claimed != Role::Agent && !sender.has_password && !sender.setup_pending;
             let assign = assign_cmd.filter(|a| *a != Assignment::Nobody);
             let assignee = assign.as_ref().and_then(Assignment::email);
-            describe_assignment(&mut trace, assignee, None);
+            if assignee.is_some() {
+                describe_assignment(&mut trace, assignee, None);
+            }
             let notifications = notify::plan(&PlanInput {
                 new_ticket: true,
                 assignee,

@@ -57,6 +57,9 @@ pub struct InboundMessage<'a> {
     pub text: String,
     /// The new words of this mail: quoted history and signature removed.
     pub visible: String,
+    /// Why the visible text is what it is where a rule was held back (a cut
+    /// that would have left nothing): lines for `explain`'s trace.
+    pub visible_notes: Vec<String>,
     pub attachments: Vec<Attachment<'a>>,
     /// Attachments past `store.max_attachments`: not decoded, not stored.
     pub attachments_dropped: usize,

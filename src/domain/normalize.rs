@@ -125,11 +125,15 @@ pub fn normalize<'a>(
                 .first()
                 .and_then(|p| charset::redecode(msg.raw_message(), p, false));
             let text = clean_text(fixed.as_deref().unwrap_or(t));
-            let visible = quotes::visible_text(&text, sender);
+            let visible = quotes::visible_text_explained(&text, sender);
             (text, visible)
         }
         None => bodies(&msg, sender),
     };
+    let quotes::Visible {
+        text: visible,
+        notes: visible_notes,
+    } = visible;
 
     // A multipart body read as the text is not an attachment as well.
     let attachment_ids: Vec<u32> = msg
@@ -190,6 +194,7 @@ pub fn normalize<'a>(
         date,
         text,
         visible,
+        visible_notes,
         attachments,
         attachments_dropped,
         signals,
@@ -220,7 +225,7 @@ fn unsplit_multipart<'m>(msg: &'m mail_parser::Message<'_>) -> Option<&'m str> {
 
 /// The full text and the visible new text. Plain text wins; an HTML-only
 /// mail is converted, with its quoted history dropped before conversion.
-fn bodies(msg: &mail_parser::Message<'_>, sender: Option<&str>) -> (String, String) {
+fn bodies(msg: &mail_parser::Message<'_>, sender: Option<&str>) -> (String, quotes::Visible) {
     let mut plain = String::new();
     let mut html_src: Option<Cow<'_, str>> = None;
     for part in msg.text_bodies() {
@@ -246,12 +251,15 @@ fn bodies(msg: &mail_parser::Message<'_>, sender: Option<&str>) -> (String, Stri
             })
         }) {
             let text = clean_text(&html::html_to_text(&h));
-            let visible = clean_text(&html::html_reply_text(&h));
+            let visible = quotes::Visible {
+                text: clean_text(&html::html_reply_text(&h)),
+                notes: Vec::new(),
+            };
             return (text, visible);
         }
     }
     let text = clean_text(&plain);
-    let visible = quotes::visible_text(&text, sender);
+    let visible = quotes::visible_text_explained(&text, sender);
     (text, visible)
 }
 

@@ -434,3 +434,28 @@ fn password_files_are_found_in_systemd_credentials_first() {
     let out = check(Some(creds.path()));
     assert_eq!(out.status.code(), Some(0), "{out:?}");
 }
+
+#[test]
+fn explain_says_when_a_quote_rule_was_held_back_to_keep_the_senders_words() {
+    let desk = Desk::new();
+    let raw = mail(
+        "From: ann@acme.test\nTo: support@example.test\nSubject: Export\nMessage-ID: <sent-from@acme.test>",
+        "Sent from my iPhone\n\nThe export fails again.",
+    );
+    let out = desk.run(&["explain"], &raw);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains(
+            "\"Sent from my iPhone\" looks like a signature but nothing is above it: not cut there"
+        ),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("assignee:"), "{}", out.stdout);
+    desk.ingest(&raw);
+    let text = desk.ticket(1)["messages"][0]["text"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
+    assert!(text.contains("The export fails again."), "{text}");
+}

@@ -583,7 +583,14 @@ impl Ingestor {
                     "mail_refused",
                     &format!("no_access: {summary}"),
                 )?;
-                crate::store::notify::queue_notifications(conn, &env, None, msg, None, &d.notifications)?;
+                crate::store::notify::queue_notifications(
+                    conn,
+                    &env,
+                    None,
+                    msg,
+                    None,
+                    &d.notifications,
+                )?;
                 None
             }
             Change::Quarantine => {

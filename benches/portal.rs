@@ -14,39 +14,37 @@
 //!
 //! The server is `ticketd::web::serve` on a current-thread runtime of its
 //! own (as `ticketd portal` runs it), the client a small HTTP/1.1 client on
-//! another thread. The database is written directly with rusqlite (the
-//! columns the ingest pipeline writes), in one transaction.
+//! another thread. The database comes from `common/big_db.rs` (shared with
+//! the desk's benchmark): written directly with rusqlite, in the columns the
+//! ingest pipeline writes, in one transaction.
 //!
 //! `cargo bench --bench portal` (release). `BENCH_MESSAGES` sets the number
 //! of messages (tickets are a fifth of it), `BENCH_SECONDS` the time per
 //! page (default 10), `TICKETD_BENCH_SMALL=1` the small database,
-//! `BENCH_KEEP=1` keeps it (for `EXPLAIN QUERY PLAN`). Under
+//! `BENCH_KEEP=1` keeps it (for `EXPLAIN QUERY PLAN`), `BENCH_DB=FOLDER`
+//! runs on a kept one instead of building anew, `BENCH_ONLY=member`,
+//! `admin` or `thread` times that page alone (for a profiler). Under
 //! `cargo test` (no `--bench` argument) it runs the small database (1,000
 //! tickets) and a few requests per page, still checking every answer.
 
+#[path = "common/big_db.rs"]
+mod big_db;
 #[path = "common/report.rs"]
 #[allow(dead_code)] // this benchmark prints its own table
 mod report;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use rusqlite::{params, Connection};
+use big_db::{
+    BigDb, Spec, BIG_ORG, INTERNAL_MARK, MEMBER, MEMBER_TICKETS, MEMBER_WATCHES, PASSWORD,
+    THREAD_FILES, THREAD_PUBLIC,
+};
+use rusqlite::{params, Connection, OptionalExtension};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-const PASSWORD: &str = "a good long password";
 const SESSIONS: usize = 50;
-const AGENT: &str = "agent@example.test";
-const MEMBER: &str = "member@smallco.test";
-const ADMIN: &str = "admin@bigcorp.test";
-const BIG_ORG: &str = "bigcorp.test";
-const MEMBER_TICKETS: usize = 20;
-const MEMBER_WATCHES: usize = 3;
-const THREAD_PUBLIC: usize = 200;
-const THREAD_INTERNAL: usize = 10;
-const THREAD_FILES: usize = 20;
-const INTERNAL_MARK: &str = "INTERNAL-NOTE-NOT-FOR-CUSTOMERS";
 const TARGET_P99: Duration = Duration::from_millis(50);
 
 fn main() {
@@ -65,13 +63,17 @@ fn main() {
         Load::For(Duration::from_secs_f64(seconds))
     };
 
+    // BENCH_DB: the folder of a database kept by an earlier run (BENCH_KEEP=1).
+    let kept = std::env::var_os("BENCH_DB").map(std::path::PathBuf::from);
     let dir = tempfile::tempdir().expect("temp dir");
+    let folder = kept.clone().unwrap_or_else(|| dir.path().to_owned());
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     let port = listener.local_addr().expect("address").port();
     let config_text = format!(
-        "[store]\npath = \"ticketd.db\"\n[support]\naddress = \"support@example.test\"\nname = \"Example Support\"\nagents = [\"{AGENT}\"]\nportal_url = \"http://127.0.0.1:{port}\"\n[portal]\nlisten = \"127.0.0.1:0\"\ncategories = [\"Billing\", \"Export\"]\n"
+        "{}[portal]\nlisten = \"127.0.0.1:0\"\ncategories = [\"Billing\", \"Export\"]\n",
+        big_db::config_toml(&format!("http://127.0.0.1:{port}"))
     );
-    let config = ticketd::config::Config::parse(&config_text, dir.path())
+    let config = ticketd::config::Config::parse(&config_text, &folder)
         .unwrap_or_else(|p| panic!("config: {p:?}"));
 
     let phc = tokio::runtime::Builder::new_current_thread()
@@ -81,16 +83,30 @@ fn main() {
         .block_on(ticketd::web::auth::hash_password(PASSWORD.to_owned()))
         .expect("hash the password");
     let t0 = Instant::now();
-    let db = build(&config, tickets, messages, &phc);
+    let db = match &kept {
+        Some(_) => big_db::open(&config, SESSIONS),
+        None => big_db::build(
+            &config,
+            &Spec {
+                tickets,
+                messages,
+                sessions: SESSIONS,
+                password_hash: &phc,
+            },
+        ),
+    };
     let built = t0.elapsed();
     let db_bytes = std::fs::metadata(&config.store.path)
         .map(|m| m.len())
         .unwrap_or(0);
     println!(
-        "database: {tickets} tickets, {messages} messages, {} users, {BIG_ORG}: {} tickets, {:.0} MiB, built in {:.1} s; {} cores, {SESSIONS} sessions per page",
+        "database: {} tickets, {} messages, {} users, {BIG_ORG}: {} tickets, {:.0} MiB, {} in {:.1} s; {} cores, {SESSIONS} sessions per page",
+        db.tickets,
+        db.messages,
         db.users,
         db.org_tickets,
         db_bytes as f64 / 1_048_576.0,
+        if kept.is_some() { "read" } else { "built" },
         built.as_secs_f64(),
         std::thread::available_parallelism()
             .map(|c| c.get())
@@ -154,7 +170,17 @@ fn main() {
                 Check::Thread,
             ),
         ];
+        // BENCH_ONLY=member|admin|thread: one page alone (for a profiler).
+        let only = std::env::var("BENCH_ONLY").ok();
         for (what, tokens, path, check) in pages {
+            let name = match check {
+                Check::MemberList => "member",
+                Check::AdminList => "admin",
+                Check::Thread => "thread",
+            };
+            if only.as_deref().is_some_and(|o| o != name) {
+                continue;
+            }
             // Warm-up: connections, the pool's connections, the page cache.
             let warm = match load {
                 Load::For(d) => Load::For(d / 5),
@@ -222,7 +248,7 @@ fn main() {
 
     stop.send(true).expect("stop the server");
     server.join().expect("server thread");
-    if std::env::var("BENCH_KEEP").is_ok_and(|v| v == "1") {
+    if kept.is_none() && std::env::var("BENCH_KEEP").is_ok_and(|v| v == "1") {
         println!("database kept: {}", config.store.path.display());
         let _ = dir.keep();
     }
@@ -279,7 +305,7 @@ async fn run_load(
             let r = conn.send(req.as_bytes()).await;
             lat.push(t.elapsed());
             assert_eq!(r.status, 200, "GET {path}: {}", r.head);
-            let body = std::str::from_utf8(&r.body).expect("UTF-8 page");
+            let body = std::str::from_utf8(r.body).expect("UTF-8 page");
             match check {
                 Check::MemberList => expect.member_active(body),
                 Check::AdminList => expect.admin_active(body),
@@ -311,7 +337,7 @@ async fn check_once(addr: &str, token: &str, path: &str, check: impl Fn(&str)) {
     let mut conn = Http::connect(addr).await;
     let r = conn.send(get_request(addr, path, token).as_bytes()).await;
     assert_eq!(r.status, 200, "GET {path}: {}", r.head);
-    check(std::str::from_utf8(&r.body).expect("UTF-8 page"));
+    check(std::str::from_utf8(r.body).expect("UTF-8 page"));
 }
 
 fn get_request(addr: &str, path: &str, token: &str) -> String {
@@ -380,15 +406,21 @@ async fn sign_in_cost(addr: &str, runs: usize) -> ((Duration, usize), Duration) 
 // ------------------------------------------------------------ HTTP client
 
 /// One keep-alive HTTP/1.1 connection; responses read by Content-Length.
+///
+/// The client shares the two cores with the server it measures, so it reads
+/// each answer where it landed (no copy of the body) and checks it in one
+/// pass of `memchr` over its tags (see [`tags`]).
 struct Http {
     stream: TcpStream,
     buf: Vec<u8>,
+    /// How much of `buf` the last response took: dropped at the next send.
+    used: usize,
 }
 
-struct Response {
+struct Response<'a> {
     status: u16,
     head: String,
-    body: Vec<u8>,
+    body: &'a [u8],
 }
 
 impl Http {
@@ -398,6 +430,7 @@ impl Http {
         Http {
             stream,
             buf: Vec::with_capacity(256 * 1024),
+            used: 0,
         }
     }
 
@@ -409,7 +442,9 @@ impl Http {
         assert!(n > 0, "the server closed the connection");
     }
 
-    async fn send(&mut self, req: &[u8]) -> Response {
+    async fn send(&mut self, req: &[u8]) -> Response<'_> {
+        self.buf.drain(..self.used);
+        self.used = 0;
         self.stream.write_all(req).await.expect("write");
         let end = loop {
             if let Some(i) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
@@ -440,22 +475,57 @@ impl Http {
         while self.buf.len() < total {
             self.fill().await;
         }
-        let body = self.buf[end + 4..total].to_vec();
-        self.buf.drain(..total);
-        Response { status, head, body }
+        self.used = total;
+        Response {
+            status,
+            head,
+            body: &self.buf[end + 4..total],
+        }
     }
+}
+
+/// Every tag of a page: the text from each `<` on (found with `memchr`).
+fn tags(body: &str) -> impl Iterator<Item = &str> {
+    body.match_indices('<').map(|(i, _)| &body[i..])
 }
 
 /// The ticket numbers a list page shows, in order (the `#123` link of each row).
 fn listed(body: &str) -> Vec<i64> {
-    const ROW: &str = "<td><a href=\"/tickets/";
-    body.match_indices(ROW)
-        .filter_map(|(i, _)| {
-            let rest = &body[i + ROW.len()..];
-            let digits = rest.find(|c: char| !c.is_ascii_digit())?;
-            rest[digits..]
-                .starts_with("\">#")
-                .then(|| rest[..digits].parse().ok())?
+    rows(body).into_iter().map(|(id, _)| id).collect()
+}
+
+/// Each row of a list page: its ticket number (its `#123` link) and its
+/// "Assigned to" cell, the row's last.
+///
+/// Rows are found by their `#` (a `memchr` with a few hundred hits on an
+/// admin's page) rather than by every tag (thousands): the client shares
+/// the two cores with the server it measures.
+fn rows(body: &str) -> Vec<(i64, &str)> {
+    const LINK: &str = "<td><a href=\"/tickets/";
+    const CELL: &str = "<td class=\"assignee\">";
+    // The row's number: `<td><a href="/tickets/123">#` ends at `#`.
+    let number = |at: usize| -> Option<i64> {
+        let head = body[..at].strip_suffix("\">")?;
+        let digits = head.bytes().rev().take_while(u8::is_ascii_digit).count();
+        let (link, id) = head.split_at(head.len() - digits);
+        (digits > 0 && link.ends_with(LINK)).then(|| id.parse().ok())?
+    };
+    let starts: Vec<(usize, i64)> = body
+        .match_indices('#')
+        .filter_map(|(at, _)| Some((at, number(at)?)))
+        .collect();
+    starts
+        .iter()
+        .enumerate()
+        .map(|(k, &(at, id))| {
+            let end = starts.get(k + 1).map_or(body.len(), |(next, _)| *next);
+            // The row's last cell, searched from the end of its stretch.
+            let cell = body[at..end]
+                .rsplit_once(CELL)
+                .and_then(|(_, rest)| rest.split_once("</td>"))
+                .map(|(cell, _)| cell)
+                .unwrap_or_else(|| panic!("#{id}: no assignee cell"));
+            (id, cell)
         })
         .collect()
 }
@@ -469,11 +539,13 @@ struct Expectations {
     admin_all: Vec<i64>,
     admin_active: Vec<i64>,
     org: BTreeSet<i64>,
+    /// What "Assigned to" shows for each ticket of the lists above.
+    assignee: BTreeMap<i64, String>,
     thread: i64,
 }
 
 impl Expectations {
-    fn read(path: &std::path::Path, db: &Built) -> Expectations {
+    fn read(path: &std::path::Path, db: &BigDb) -> Expectations {
         let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
             .expect("read the database");
         let ids = |sql: &str, user: i64| -> Vec<(i64, String)> {
@@ -500,11 +572,19 @@ impl Expectations {
             MEMBER_TICKETS + MEMBER_WATCHES,
             "the member's tickets"
         );
-        // The list shows the newest 200 it may see (then, by default, the active ones).
+        // A list shows the newest 200 it may see of the tab's statuses (the
+        // default tab: open and awaiting reply).
+        let admin_sql = |statuses: &str| {
+            format!("SELECT t.id, t.status FROM tickets t WHERE (t.org = ?2 OR {mine}) AND t.status IN ({statuses}) ORDER BY t.created_at DESC, t.id DESC LIMIT 200")
+        };
         let admin = ids(
-            &format!("SELECT t.id, t.status FROM tickets t WHERE t.org = ?2 OR {mine} ORDER BY t.created_at DESC, t.id DESC LIMIT 200"),
+            &admin_sql("'open', 'pending', 'solved', 'closed'"),
             db.admin,
         );
+        let admin_active: Vec<i64> = ids(&admin_sql("'open', 'pending'"), db.admin)
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
         let org: BTreeSet<i64> = conn
             .prepare("SELECT id FROM tickets WHERE org = ?1")
             .expect("prepare")
@@ -514,12 +594,38 @@ impl Expectations {
             .expect("rows");
         assert_eq!(org.len(), db.org_tickets, "the organization's tickets");
         assert_eq!(admin.len(), org.len().min(200), "the admin's page is full");
+        let mut assignee = BTreeMap::new();
+        let mut name = conn
+            .prepare(
+                "SELECT coalesce(a.name, a.email) FROM tickets t JOIN users a ON a.id = t.assignee_id WHERE t.id = ?1",
+            )
+            .expect("prepare");
+        for &id in member
+            .iter()
+            .chain(&admin)
+            .map(|(id, _)| id)
+            .chain(&admin_active)
+        {
+            let shown: String = name
+                .query_row([id], |r| r.get(0))
+                .optional()
+                .expect("assignee")
+                .unwrap_or_else(|| "—".to_owned());
+            assignee.insert(id, shown);
+        }
+        drop(name);
+        let assigned = assignee.values().filter(|a| *a != "—").count();
+        assert!(
+            assigned > 0 && assigned < assignee.len(),
+            "some listed tickets are assigned, some not"
+        );
         let e = Expectations {
             member_all: member.iter().map(|(id, _)| *id).collect(),
             member_active: active(&member),
             admin_all: admin.iter().map(|(id, _)| *id).collect(),
-            admin_active: active(&admin),
+            admin_active,
             org,
+            assignee,
             thread: db.thread,
         };
         assert!(!e.member_active.is_empty(), "the member has active tickets");
@@ -528,21 +634,35 @@ impl Expectations {
         e
     }
 
+    /// The list shows `want`, in order, each with its assignee.
+    fn list(&self, body: &str, want: &[i64], what: &str) {
+        let rows = rows(body);
+        let shown: Vec<i64> = rows.iter().map(|(id, _)| *id).collect();
+        assert_eq!(shown, want, "{what}");
+        for (id, cell) in rows {
+            assert_eq!(
+                Some(cell),
+                self.assignee.get(&id).map(String::as_str),
+                "{what}: #{id} assigned to"
+            );
+        }
+    }
+
     fn member_all(&self, body: &str) {
-        assert_eq!(listed(body), self.member_all, "member, ?status=all");
+        self.list(body, &self.member_all, "member, ?status=all");
     }
 
     fn member_active(&self, body: &str) {
-        assert_eq!(listed(body), self.member_active, "member, /tickets");
+        self.list(body, &self.member_active, "member, /tickets");
     }
 
     fn admin_all(&self, body: &str) {
-        assert_eq!(listed(body), self.admin_all, "admin, ?status=all");
+        self.list(body, &self.admin_all, "admin, ?status=all");
     }
 
     fn admin_active(&self, body: &str) {
+        self.list(body, &self.admin_active, "admin, /tickets");
         let shown = listed(body);
-        assert_eq!(shown, self.admin_active, "admin, /tickets");
         assert!(
             shown.iter().all(|id| self.org.contains(id)),
             "admin, /tickets: only the organization's tickets"
@@ -550,408 +670,29 @@ impl Expectations {
     }
 
     fn thread(&self, body: &str) {
+        let heading = format!("<span class=\"muted\">#{}</span>", self.thread);
+        let file = format!("<a href=\"/tickets/{}/attachments/", self.thread);
+        let (mut headings, mut messages, mut files) = (0, 0, 0);
+        for tag in tags(body) {
+            if tag.starts_with("<article class=\"message") {
+                messages += 1;
+            } else if tag.starts_with(&file) {
+                files += 1;
+            } else if tag.starts_with(&heading) {
+                headings += 1;
+            }
+        }
+        assert_eq!(headings, 1, "the ticket's heading");
+        assert_eq!(messages, THREAD_PUBLIC, "the ticket page's messages");
+        assert_eq!(files, THREAD_FILES, "the ticket page's attachments");
+        // Every occurrence of the mark starts with its first character: a
+        // `memchr` for that one, not a substring search of the whole page.
+        let first = INTERNAL_MARK.chars().next().expect("a mark");
         assert!(
-            body.contains(&format!("<span class=\"muted\">#{}</span>", self.thread)),
-            "the ticket's heading"
-        );
-        assert_eq!(
-            body.matches("<article class=\"message").count(),
-            THREAD_PUBLIC,
-            "the ticket page's messages"
-        );
-        assert_eq!(
-            body.matches(&format!("/tickets/{}/attachments/", self.thread))
-                .count(),
-            THREAD_FILES,
-            "the ticket page's attachments"
-        );
-        assert!(
-            !body.contains(INTERNAL_MARK),
+            !body
+                .match_indices(first)
+                .any(|(i, _)| body[i..].starts_with(INTERNAL_MARK)),
             "an internal note on the page"
         );
-    }
-}
-
-// ------------------------------------------------------------ the database
-
-/// What the benchmark needs to know of the database it built.
-struct Built {
-    users: usize,
-    org_tickets: usize,
-    member: i64,
-    admin: i64,
-    /// The member's ticket with 200 public messages.
-    thread: i64,
-    member_tokens: Vec<String>,
-    admin_tokens: Vec<String>,
-}
-
-/// xorshift64*: the same database every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn shuffle<T>(&mut self, v: &mut [T]) {
-        for i in (1..v.len()).rev() {
-            v.swap(i, self.below(i + 1));
-        }
-    }
-}
-
-const WORDS: &[&str] = &[
-    "invoice",
-    "export",
-    "the",
-    "report",
-    "fails",
-    "since",
-    "yesterday",
-    "when",
-    "we",
-    "open",
-    "dashboard",
-    "please",
-    "check",
-    "account",
-    "error",
-    "code",
-    "after",
-    "update",
-    "our",
-    "team",
-    "cannot",
-    "sign",
-    "in",
-    "billing",
-    "page",
-    "shows",
-    "wrong",
-    "totals",
-    "for",
-    "march",
-    "thanks",
-    "regards",
-    "attached",
-    "screenshot",
-    "again",
-    "still",
-    "happens",
-    "on",
-    "every",
-    "browser",
-];
-
-fn text(rng: &mut Rng, min: usize, max: usize) -> String {
-    let target = min + rng.below(max - min);
-    let mut s = String::with_capacity(target + 16);
-    while s.len() < target {
-        if !s.is_empty() {
-            s.push(if rng.below(12) == 0 { '\n' } else { ' ' });
-        }
-        s.push_str(WORDS[rng.below(WORDS.len())]);
-    }
-    s
-}
-
-fn token(kind: u128, k: usize) -> String {
-    format!("{:064x}", (kind << 64) | k as u128)
-}
-
-/// Creates the schema through the store, then writes users, tickets,
-/// messages, attachments, watchers and sessions in one transaction.
-fn build(config: &ticketd::config::Config, tickets: usize, messages: usize, phc: &str) -> Built {
-    drop(
-        ticketd::store::Store::from_config(&config.store, ticketd::store::Durability::Full)
-            .expect("create the schema"),
-    );
-    let mut conn = Connection::open(&config.store.path).expect("open the database");
-    conn.execute_batch("PRAGMA synchronous = OFF; PRAGMA cache_size = -262144;")
-        .expect("pragmas");
-    let tx = conn.transaction().expect("transaction");
-    let mut rng = Rng(0x5eed_1234_abcd_0001);
-    let now = ticketd::ingest::now().0;
-    let span: i64 = 2 * 365 * 86_400;
-    let day = 86_400;
-
-    // Users: the agent, the big organization (its admin first), the
-    // member's small one, and everyone else in organizations of ten.
-    let add_user = |email: &str, role: &str, org: Option<&str>, hash: Option<&str>| -> i64 {
-        tx.prepare_cached(
-            "INSERT INTO users (email, name, role, org, password_hash, created_at, base_email)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?1)",
-        )
-        .expect("prepare")
-        .execute(params![
-            email,
-            email.split('@').next().map(|n| n.replace('.', " ")),
-            role,
-            org,
-            hash,
-            now - span - day
-        ])
-        .expect("user");
-        tx.last_insert_rowid()
-    };
-    let agent = add_user(AGENT, "agent", None, None);
-    let big_users = (tickets / 200).max(10);
-    let mut big = vec![add_user(ADMIN, "admin", Some(BIG_ORG), Some(phc))];
-    for k in 1..big_users {
-        big.push(add_user(
-            &format!("user{k}@{BIG_ORG}"),
-            "member",
-            Some(BIG_ORG),
-            None,
-        ));
-    }
-    let member = add_user(MEMBER, "member", Some("smallco.test"), Some(phc));
-    let colleagues: Vec<i64> = (1..5)
-        .map(|k| {
-            add_user(
-                &format!("colleague{k}@smallco.test"),
-                "member",
-                Some("smallco.test"),
-                None,
-            )
-        })
-        .collect();
-    let other_users = (tickets / 5).max(50);
-    let orgs = other_users / 10;
-    let others: Vec<i64> = (0..other_users)
-        .map(|k| {
-            let org = format!("org{}.test", k % orgs);
-            add_user(&format!("person{k}@{org}"), "member", Some(&org), None)
-        })
-        .collect();
-    let users = 1 + big.len() + 1 + colleagues.len() + others.len();
-
-    // Who opened each ticket. Tickets are numbered in the order they were
-    // opened; the member's 20 (and 10 of their colleagues) are recent ones.
-    #[derive(Clone, Copy, PartialEq)]
-    enum Owner {
-        Other,
-        Member,
-        Colleague,
-        Big,
-    }
-    let mut owner = vec![Owner::Other; tickets];
-    let mut recent: Vec<usize> = (tickets * 9 / 10..tickets).collect();
-    rng.shuffle(&mut recent);
-    for &i in &recent[..MEMBER_TICKETS] {
-        owner[i] = Owner::Member;
-    }
-    for &i in &recent[MEMBER_TICKETS..MEMBER_TICKETS + 10] {
-        owner[i] = Owner::Colleague;
-    }
-    let thread_index = recent[0];
-    let mut rest: Vec<usize> = (0..tickets).filter(|&i| owner[i] == Owner::Other).collect();
-    rng.shuffle(&mut rest);
-    let org_tickets = tickets / 10;
-    for &i in &rest[..org_tickets] {
-        owner[i] = Owner::Big;
-    }
-
-    // Messages per ticket: one each, the thread 200 + 10 notes, the rest at random.
-    let mut count = vec![1usize; tickets];
-    count[thread_index] = THREAD_PUBLIC + THREAD_INTERNAL;
-    let mut left = messages - count.iter().sum::<usize>();
-    while left > 0 {
-        let i = rng.below(tickets);
-        if i != thread_index {
-            count[i] += 1;
-            left -= 1;
-        }
-    }
-
-    let mut ticket_stmt = tx
-        .prepare_cached(
-            "INSERT INTO tickets (subject, status, priority, category, requester_id, org, fields, follow_up_of, created_at, updated_at, solved_at, arrived_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, '{}', NULL, ?7, ?8, ?9, ?7)",
-        )
-        .expect("prepare");
-    let mut message_stmt = tx
-        .prepare_cached(
-            "INSERT INTO messages (ticket_id, direction, author_id, message_id, date, text, full_text, internal, raw_id, created_at, source, verified)
-             VALUES (?1, 'in', ?2, ?3, ?4, ?5, ?5, ?6, NULL, ?4, ?7, ?8)",
-        )
-        .expect("prepare");
-    let mut thread_stmt = tx
-        .prepare_cached("INSERT INTO thread_ids (message_id, ticket_id) VALUES (?1, ?2)")
-        .expect("prepare");
-    let mut file_stmt = tx
-        .prepare_cached(
-            "INSERT INTO attachments (message_id, filename, content_type, size, sha256, refused)
-             VALUES (?1, ?2, 'application/pdf', ?3, ?4, NULL)",
-        )
-        .expect("prepare");
-    let mut watch_stmt = tx
-        .prepare_cached("INSERT OR IGNORE INTO watchers (ticket_id, user_id) VALUES (?1, ?2)")
-        .expect("prepare");
-    let mut colleague_tickets = Vec::new();
-    let mut thread = 0;
-    for i in 0..tickets {
-        let (requester, org): (i64, String) = match owner[i] {
-            Owner::Member => (member, "smallco.test".to_owned()),
-            Owner::Colleague => (
-                colleagues[rng.below(colleagues.len())],
-                "smallco.test".to_owned(),
-            ),
-            Owner::Big => (big[rng.below(big.len())], BIG_ORG.to_owned()),
-            Owner::Other => {
-                let k = rng.below(others.len());
-                (others[k], format!("org{}.test", k % orgs))
-            }
-        };
-        let created = now - span + (i as i64 * span) / tickets as i64;
-        let age = now - created;
-        let roll = rng.below(100);
-        let status = if i == thread_index {
-            "open"
-        } else if age < 30 * day {
-            match roll {
-                0..=44 => "open",
-                45..=69 => "pending",
-                _ => "solved",
-            }
-        } else {
-            match roll {
-                0..=4 => "open",
-                5..=14 => "solved",
-                _ => "closed",
-            }
-        };
-        let priority = ["low", "normal", "normal", "normal", "high", "urgent"][rng.below(6)];
-        let category = [Some("Billing"), Some("Export"), None][rng.below(3)];
-        let subject = format!("{} #{}", text(&mut rng, 20, 60), i + 1);
-        let last = created + (count[i] as i64 - 1) * 3_600;
-        let solved = matches!(status, "solved" | "closed").then_some(last);
-        ticket_stmt
-            .execute(params![
-                subject, status, priority, category, requester, org, created, last, solved
-            ])
-            .expect("ticket");
-        let id = tx.last_insert_rowid();
-        if i == thread_index {
-            thread = id;
-        }
-        if owner[i] == Owner::Colleague {
-            colleague_tickets.push(id);
-        }
-        // A colleague on Cc on some tickets.
-        if rng.below(100) < 15 {
-            let watcher = match owner[i] {
-                Owner::Big => big[rng.below(big.len())],
-                Owner::Member | Owner::Colleague => colleagues[rng.below(colleagues.len())],
-                Owner::Other => others[rng.below(others.len())],
-            };
-            if watcher != requester {
-                watch_stmt.execute(params![id, watcher]).expect("watcher");
-            }
-        }
-        let mut files_left = if i == thread_index { THREAD_FILES } else { 0 };
-        for k in 0..count[i] {
-            let from_agent = k % 2 == 1;
-            let internal = if i == thread_index {
-                k >= THREAD_PUBLIC
-            } else {
-                from_agent && rng.below(10) == 0
-            };
-            let body = if internal {
-                format!("{INTERNAL_MARK} {}", text(&mut rng, 80, 300))
-            } else {
-                text(&mut rng, 150, 700)
-            };
-            let mid = format!("<t{id}.m{k}@bench.test>");
-            let author = if from_agent || internal {
-                agent
-            } else {
-                requester
-            };
-            let date = created + k as i64 * 3_600;
-            let source = if from_agent || rng.below(4) > 0 {
-                "email"
-            } else {
-                "web"
-            };
-            message_stmt
-                .execute(params![
-                    id,
-                    author,
-                    mid,
-                    date,
-                    body,
-                    internal,
-                    source,
-                    source == "web"
-                ])
-                .expect("message");
-            let message = tx.last_insert_rowid();
-            thread_stmt.execute(params![mid, id]).expect("thread id");
-            let file = if i == thread_index {
-                !internal && k % 10 == 0 && files_left > 0
-            } else {
-                rng.below(20) == 0
-            };
-            if file {
-                files_left = files_left.saturating_sub(1);
-                file_stmt
-                    .execute(params![
-                        message,
-                        format!("screenshot-{k}.pdf"),
-                        20_000 + rng.below(200_000) as i64,
-                        format!("{:064x}", message)
-                    ])
-                    .expect("attachment");
-            }
-        }
-    }
-    // The member watches three of their colleagues' tickets.
-    for &t in &colleague_tickets[..MEMBER_WATCHES] {
-        watch_stmt.execute(params![t, member]).expect("watcher");
-    }
-
-    // Sessions: 50 for the member, 50 for the admin, as sign-in makes them.
-    let session = |user: i64, kind: u128, k: usize| -> String {
-        let t = token(kind, k);
-        ticketd::store::portal::create_session(
-            &tx,
-            user,
-            &ticketd::web::session::hash(&t),
-            &format!("form{kind}x{k}"),
-            ticketd::domain::time::Timestamp(now),
-            ticketd::domain::time::Timestamp(now + 14 * day),
-        )
-        .expect("session");
-        t
-    };
-    let member_tokens: Vec<String> = (0..SESSIONS).map(|k| session(member, 1, k)).collect();
-    let admin_tokens: Vec<String> = (0..SESSIONS).map(|k| session(big[0], 2, k)).collect();
-    drop((
-        ticket_stmt,
-        message_stmt,
-        thread_stmt,
-        file_stmt,
-        watch_stmt,
-    ));
-    tx.commit().expect("commit");
-    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
-        .expect("checkpoint");
-    Built {
-        users,
-        org_tickets,
-        member,
-        admin: big[0],
-        thread,
-        member_tokens,
-        admin_tokens,
     }
 }

@@ -5,27 +5,50 @@
 //! there were nothing (the web layer checks the role first; this is the
 //! second lock).
 //!
-//! Search is a `LIKE` over subjects and message texts (internal notes
-//! included) for now; the FTS5 index of issue 13 replaces it.
+//! Search is the FTS5 index of schema v9 (see [`super::search`]), internal
+//! notes included.
 
-use rusqlite::types::ToSql;
+use rusqlite::types::{ToSql, Value};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::portal::{self, Download, PageAttachment, Person, TicketPage};
+use super::search::{self, SearchQuery};
 use super::StoreError;
 use crate::domain::access::Viewer;
 use crate::domain::model::{Priority, Role, Source, Status, TicketId};
 use crate::domain::time::{Timestamp, DAY};
 
-/// Which tickets the queue shows; `None` is "any".
+/// Whose tickets the queue shows (`?assignee=`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AssigneeFilter {
+    /// Nobody's yet (`none`).
+    Unassigned,
+    /// The agent with this address (`me` is the signed-in agent's).
+    Agent(String),
+}
+
+/// Which tickets the queue shows, and which page of them; `None` is "any".
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct QueueFilter {
     pub status: Option<Status>,
     pub priority: Option<Priority>,
     pub category: Option<String>,
     pub org: Option<String>,
+    pub assignee: Option<AssigneeFilter>,
     /// Words in a subject or any message (notes too), or `#123`.
     pub q: Option<String>,
+    /// Which page of `limit` rows, from 1 (0 is taken as 1).
+    pub page: u32,
+}
+
+impl QueueFilter {
+    /// Whether anything narrows the queue (the page number does not).
+    pub fn narrows(&self) -> bool {
+        QueueFilter {
+            page: 0,
+            ..self.clone()
+        } != QueueFilter::default()
+    }
 }
 
 /// One line of the queue.
@@ -40,7 +63,7 @@ pub struct QueueRow {
     pub category: Option<String>,
     pub status: Status,
     pub priority: Priority,
-    /// The assignee's name (or address), once the schema has assignees.
+    /// The assignee's name, or their address when they have no name.
     pub assignee: Option<String>,
 }
 
@@ -51,36 +74,17 @@ impl QueueRow {
     }
 }
 
-/// The rows shown (at most the limit) and how many matched in all.
+/// The rows of the page asked for (at most the limit), how many matched
+/// in all, and how many rows come before this page.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Queue {
     pub rows: Vec<QueueRow>,
     pub total: i64,
+    pub offset: i64,
 }
 
 fn is_agent(viewer: &Viewer) -> bool {
     viewer.role == Role::Agent
-}
-
-/// The assignee's column, once the schema has one (DESIGN §9 "Assignment").
-pub fn has_assignee(conn: &Connection) -> Result<bool, StoreError> {
-    Ok(conn
-        .prepare_cached("SELECT 1 FROM pragma_table_info('tickets') WHERE name = 'assignee_id'")?
-        .exists([])?)
-}
-
-/// The `LIKE` pattern for `q`, wildcards escaped with `\`.
-fn like_pattern(q: &str) -> String {
-    let mut p = String::with_capacity(q.len() + 2);
-    p.push('%');
-    for c in q.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            p.push('\\');
-        }
-        p.push(c);
-    }
-    p.push('%');
-    p
 }
 
 fn word<T: std::str::FromStr<Err = crate::domain::model::UnknownWord>>(
@@ -91,8 +95,170 @@ fn word<T: std::str::FromStr<Err = crate::domain::model::UnknownWord>>(
         .map_err(|e| StoreError::Invalid(format!("ticket {id}: {e}")))
 }
 
-/// The queue: every ticket matching `f`, newest activity first, at most
-/// `limit` of them, with the number that matched.
+/// The queue's conditions other than the search, and their parameters.
+/// Only the filters in use are written into the SQL, so that SQLite can
+/// pick the index each combination needs (`:x IS NULL OR …` would hide
+/// every index from it).
+fn filters(f: &QueueFilter) -> (Vec<String>, Vec<(&'static str, Value)>) {
+    let text = |s: &str| Value::Text(s.to_owned());
+    let mut sql: Vec<String> = Vec::new();
+    let mut params: Vec<(&'static str, Value)> = Vec::new();
+    if let Some(s) = f.status {
+        sql.push("t.status = :status".into());
+        params.push((":status", text(s.as_str())));
+    }
+    if let Some(p) = f.priority {
+        sql.push("t.priority = :priority".into());
+        params.push((":priority", text(p.as_str())));
+    }
+    if let Some(c) = &f.category {
+        sql.push("t.category = :category".into());
+        params.push((":category", text(c)));
+    }
+    if let Some(o) = &f.org {
+        sql.push("t.org = :org".into());
+        params.push((":org", text(o)));
+    }
+    match &f.assignee {
+        None => {}
+        Some(AssigneeFilter::Unassigned) => sql.push("t.assignee_id IS NULL".into()),
+        Some(AssigneeFilter::Agent(email)) => {
+            sql.push("t.assignee_id = (SELECT a.id FROM users a WHERE a.email = :assignee)".into());
+            params.push((
+                ":assignee",
+                Value::Text(crate::domain::model::normalize_email(email)),
+            ));
+        }
+    }
+    (sql, params)
+}
+
+/// `WHERE a AND b`, or nothing.
+fn where_all(parts: &[String]) -> String {
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", parts.join(" AND "))
+    }
+}
+
+fn bind(
+    stmt: &mut rusqlite::CachedStatement<'_>,
+    values: &[(&str, &dyn ToSql)],
+) -> Result<(), StoreError> {
+    for (name, value) in values {
+        if let Some(i) = stmt.parameter_index(name)? {
+            stmt.raw_bind_parameter(i, value)?;
+        }
+    }
+    Ok(())
+}
+
+/// The columns of a queue row, for the tickets of `page(id)`, with the
+/// number that matched as the last column (`{total}`).
+const ROW_SQL: &str = "SELECT t.id, t.subject, u.email, u.name, t.org, t.created_at, t.updated_at,
+        t.category, t.status, t.priority, coalesce(nullif(trim(a.name), ''), a.email), {total}
+     FROM page JOIN tickets t ON t.id = page.id
+     JOIN users u ON u.id = t.requester_id
+     LEFT JOIN users a ON a.id = t.assignee_id
+     ORDER BY t.updated_at DESC, t.id DESC";
+
+const ORDER: &str = "ORDER BY t.updated_at DESC, t.id DESC LIMIT :limit OFFSET :offset";
+
+/// How the queue is read for a filter: the statement for the page (its
+/// rows, each with the count), the one that counts alone (for a page past
+/// the end), and their parameters.
+struct Plan {
+    page: String,
+    count: String,
+    params: Vec<(&'static str, Value)>,
+}
+
+/// The way `f` is best answered.
+fn plan(conn: &Connection, f: &QueueFilter) -> Result<Plan, StoreError> {
+    let (mut parts, mut params) = filters(f);
+    let query =
+        f.q.as_deref()
+            .filter(|q| !q.trim().is_empty())
+            .map(SearchQuery::parse);
+    let Some(query) = query else {
+        // The filters' index gives the order: the page is read, not sorted,
+        // names are joined for its rows alone, and the count is the same
+        // index's.
+        let cond = where_all(&parts);
+        let count = format!("SELECT count(*) FROM tickets t {cond}");
+        let page = format!(
+            "WITH page(id) AS (SELECT t.id FROM tickets t {cond} {ORDER}) {}",
+            ROW_SQL.replace("{total}", &format!("({count})"))
+        );
+        return Ok(Plan {
+            page,
+            count,
+            params,
+        });
+    };
+    let Some(ids) = query.ticket_ids(false) else {
+        // Nothing to search for (punctuation alone): nothing found.
+        parts.push("0".into());
+        let cond = where_all(&parts);
+        let count = format!("SELECT count(*) FROM tickets t {cond}");
+        let page = format!(
+            "WITH page(id) AS (SELECT t.id FROM tickets t {cond} {ORDER}) {}",
+            ROW_SQL.replace("{total}", "0")
+        );
+        return Ok(Plan {
+            page,
+            count,
+            params,
+        });
+    };
+    params.extend(ids.params);
+    if search::is_broad(conn, &query, false)? {
+        // Many hits: read them once, then walk the tickets in the page's
+        // order (by the filters' index) keeping those found, rather than
+        // look up and sort every hit. Unfiltered, the count is the hits'.
+        let filtered = !parts.is_empty();
+        parts.push("+t.id IN (SELECT id FROM ids)".into());
+        let cond = where_all(&parts);
+        let with = format!("WITH ids(id) AS MATERIALIZED ({})", ids.sql);
+        let total = if filtered {
+            format!("SELECT count(*) FROM tickets t {cond}")
+        } else {
+            "SELECT count(*) FROM ids".into()
+        };
+        let count = format!("{with} {total}");
+        let page = format!(
+            "{with}, page(id) AS (SELECT t.id FROM tickets t {cond} {ORDER}) {}",
+            ROW_SQL.replace("{total}", &format!("({total})"))
+        );
+        Ok(Plan {
+            page,
+            count,
+            params,
+        })
+    } else {
+        // Few hits: look each up, keep them (with the sort key) for the
+        // count and the page alike.
+        parts.push(query.condition("t", false).sql);
+        let cond = where_all(&parts);
+        let count = format!("SELECT count(*) FROM tickets t {cond}");
+        let page = format!(
+            "WITH hits(id, updated_at) AS MATERIALIZED (SELECT t.id, t.updated_at FROM tickets t {cond}),
+                  page(id) AS (SELECT id FROM hits ORDER BY updated_at DESC, id DESC
+                               LIMIT :limit OFFSET :offset)
+             {}",
+            ROW_SQL.replace("{total}", "(SELECT count(*) FROM hits)")
+        );
+        Ok(Plan {
+            page,
+            count,
+            params,
+        })
+    }
+}
+
+/// The queue: the tickets matching `f`, newest activity first, the page
+/// `f.page` of `limit` rows, with the number that matched in all.
 pub fn queue(
     conn: &Connection,
     viewer: &Viewer,
@@ -102,52 +268,25 @@ pub fn queue(
     if !is_agent(viewer) {
         return Ok(Queue::default());
     }
-    let assignee = if has_assignee(conn)? {
-        "(SELECT coalesce(a.name, a.email) FROM users a WHERE a.id = t.assignee_id)"
-    } else {
-        "NULL"
-    };
-    let q: Option<String> =
-        f.q.as_deref()
-            .map(|q| q.trim().chars().take(200).collect::<String>())
-            .filter(|q| !q.is_empty());
-    let q_id: Option<i64> = q
-        .as_deref()
-        .and_then(|q| q.strip_prefix('#').unwrap_or(q).parse().ok());
-    let like = q.as_deref().map(like_pattern);
-    let sql = format!(
-        "SELECT t.id, t.subject, u.email, u.name, t.org, t.created_at, t.updated_at, t.category,
-                t.status, t.priority, {assignee}, count(*) OVER ()
-         FROM tickets t JOIN users u ON u.id = t.requester_id
-         WHERE (:status IS NULL OR t.status = :status)
-           AND (:priority IS NULL OR t.priority = :priority)
-           AND (:category IS NULL OR t.category = :category)
-           AND (:org IS NULL OR t.org = :org)
-           AND (:like IS NULL OR t.id = :q_id OR t.subject LIKE :like ESCAPE '\\'
-                OR EXISTS (SELECT 1 FROM messages m WHERE m.ticket_id = t.id
-                           AND m.text LIKE :like ESCAPE '\\'))
-         ORDER BY t.updated_at DESC, t.id DESC
-         LIMIT :limit"
-    );
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let status = f.status.map(Status::as_str);
-    let priority = f.priority.map(Priority::as_str);
-    let values: [(&str, &dyn ToSql); 7] = [
-        (":status", &status),
-        (":priority", &priority),
-        (":category", &f.category),
-        (":org", &f.org),
-        (":like", &like),
-        (":q_id", &q_id),
-        (":limit", &i64::from(limit)),
-    ];
-    for (name, value) in values {
-        if let Some(i) = stmt.parameter_index(name)? {
-            stmt.raw_bind_parameter(i, value)?;
-        }
-    }
+    let Plan {
+        page: page_sql,
+        count: count_sql,
+        params: values,
+    } = plan(conn, f)?;
+    let offset = i64::from(f.page.max(1) - 1) * i64::from(limit);
+    let limit = i64::from(limit);
+    let mut bound: Vec<(&str, &dyn ToSql)> =
+        values.iter().map(|(k, v)| (*k, v as &dyn ToSql)).collect();
+    bound.push((":limit", &limit));
+    bound.push((":offset", &offset));
+    let mut stmt = conn.prepare_cached(&page_sql)?;
+    bind(&mut stmt, &bound)?;
     let mut rows = stmt.raw_query();
-    let mut out = Queue::default();
+    let mut out = Queue {
+        rows: Vec::new(),
+        total: 0,
+        offset,
+    };
     while let Some(r) = rows.next()? {
         let id: i64 = r.get(0)?;
         out.total = r.get(11)?;
@@ -167,6 +306,16 @@ pub fn queue(
             assignee: r.get(10)?,
         });
     }
+    drop(rows);
+    if out.rows.is_empty() && offset > 0 {
+        // Past the last page: no row carried the count.
+        let mut count = conn.prepare_cached(&count_sql)?;
+        bind(&mut count, &bound)?;
+        let mut found = count.raw_query();
+        if let Some(r) = found.next()? {
+            out.total = r.get(0)?;
+        }
+    }
     Ok(out)
 }
 
@@ -176,14 +325,22 @@ pub fn status_counts(conn: &Connection, viewer: &Viewer) -> Result<Vec<(Status, 
     if !is_agent(viewer) {
         return Ok(out);
     }
-    let mut stmt = conn.prepare_cached("SELECT status, count(*) FROM tickets GROUP BY status")?;
-    let mut rows = stmt.query([])?;
-    while let Some(r) = rows.next()? {
-        let s: String = r.get(0)?;
-        let n: i64 = r.get(1)?;
-        if let Some(slot) = out.iter_mut().find(|(st, _)| st.as_str() == s) {
-            slot.1 = n;
+    // Counting index entries costs one step each, and closed tickets pile
+    // up for years: they are the total (which SQLite counts by pages, not
+    // entries) less the other three.
+    let all: i64 = conn
+        .prepare_cached("SELECT count(*) FROM tickets")?
+        .query_row([], |r| r.get(0))?;
+    let mut stmt = conn.prepare_cached("SELECT count(*) FROM tickets WHERE status = ?1")?;
+    let mut others = 0;
+    for slot in &mut out {
+        if slot.0 != Status::Closed {
+            slot.1 = stmt.query_row([slot.0.as_str()], |r| r.get(0))?;
+            others += slot.1;
         }
+    }
+    if let Some(closed) = out.iter_mut().find(|(s, _)| *s == Status::Closed) {
+        closed.1 = (all - others).max(0);
     }
     Ok(out)
 }
@@ -202,10 +359,40 @@ pub fn filter_choices(
             .query_map([], |r| r.get(0))?
             .collect::<Result<Vec<String>, _>>()?)
     };
+    // Each distinct value by one index seek past the one before (a skip
+    // scan): the cost follows the number of values, not of tickets.
     Ok((
-        list("SELECT DISTINCT category FROM tickets WHERE category IS NOT NULL ORDER BY category LIMIT 200")?,
-        list("SELECT DISTINCT org FROM tickets WHERE org IS NOT NULL ORDER BY org LIMIT 500")?,
+        list(
+            "WITH RECURSIVE v(x) AS (
+                 SELECT min(category) FROM tickets
+                 UNION ALL
+                 SELECT (SELECT min(category) FROM tickets WHERE category > v.x) FROM v WHERE v.x IS NOT NULL)
+             SELECT x FROM v WHERE x IS NOT NULL LIMIT 200",
+        )?,
+        list(
+            "WITH RECURSIVE v(x) AS (
+                 SELECT min(org) FROM tickets
+                 UNION ALL
+                 SELECT (SELECT min(org) FROM tickets WHERE org > v.x) FROM v WHERE v.x IS NOT NULL)
+             SELECT x FROM v WHERE x IS NOT NULL LIMIT 500",
+        )?,
     ))
+}
+
+/// The agents, by address, for the assignee filter's list.
+pub fn agents(conn: &Connection, viewer: &Viewer) -> Result<Vec<Person>, StoreError> {
+    if !is_agent(viewer) {
+        return Ok(Vec::new());
+    }
+    Ok(conn
+        .prepare_cached("SELECT email, name FROM users WHERE role = 'agent' ORDER BY email")?
+        .query_map([], |r| {
+            Ok(Person {
+                email: r.get(0)?,
+                name: r.get(1)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?)
 }
 
 /// A message as the desk shows it: public or internal, any direction.

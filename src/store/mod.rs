@@ -14,6 +14,7 @@ pub mod notify;
 pub mod outbox;
 pub mod portal;
 pub mod queries;
+pub mod search;
 pub mod snapshot;
 pub mod tokens;
 
@@ -34,6 +35,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006_arrival.sql"),
     include_str!("migrations/0007_portal.sql"),
     include_str!("migrations/0008_assignee.sql"),
+    include_str!("migrations/0009_search.sql"),
 ];
 
 /// How hard a commit tries to survive a power cut.

@@ -178,17 +178,24 @@ fn lists_filter_by_status_data_log_and_words_without_reading_internal_notes() {
     };
     assert_eq!(
         ids(TicketFilter {
-            status: Some(Status::Solved),
+            status: StatusFilter::Only(Status::Solved),
             ..Default::default()
         }),
         [1]
     );
     assert_eq!(
         ids(TicketFilter {
-            data_log: true,
+            status: StatusFilter::DataLog,
             ..Default::default()
         }),
         [1]
+    );
+    assert_eq!(
+        ids(TicketFilter {
+            status: StatusFilter::Active,
+            ..Default::default()
+        }),
+        [6, 5, 4, 3, 2]
     );
     assert_eq!(
         ids(TicketFilter {
@@ -349,4 +356,382 @@ fn an_org_admin_sets_roles_in_their_org_only() {
         members.contains(&"zed@acme.test".to_string())
             && !members.contains(&"dora@other.test".to_string())
     );
+}
+
+/// A ticket of `requester` in `org` with this status and creation time.
+fn ticket_at(
+    conn: &Connection,
+    requester: i64,
+    org: Option<&str>,
+    status: &str,
+    created: i64,
+) -> TicketId {
+    conn.execute(
+        "INSERT INTO tickets (subject, status, priority, requester_id, org, created_at, updated_at)
+         VALUES ('s', ?3, 'normal', ?1, ?2, ?4, ?4)",
+        params![requester, org, status, created],
+    )
+    .expect("ticket");
+    TicketId(conn.last_insert_rowid())
+}
+
+fn ids(rows: &[TicketRow]) -> Vec<i64> {
+    rows.iter().map(|r| r.id.0).collect()
+}
+
+/// Regression: the default tab filtered open/pending after `LIMIT 200`, so
+/// someone with 200 newer solved tickets saw none of their open ones.
+#[test]
+fn the_default_tab_finds_open_tickets_behind_more_than_200_solved_ones() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = store(dir.path());
+    let conn = store.conn();
+    let ann = user(conn, "ann@acme.test", "member", Some("acme.test"));
+    let open: Vec<i64> = (0..3)
+        .map(|k| {
+            ticket_at(
+                conn,
+                ann,
+                Some("acme.test"),
+                ["open", "pending", "open"][k],
+                k as i64,
+            )
+            .0
+        })
+        .collect();
+    for k in 0..250 {
+        ticket_at(conn, ann, Some("acme.test"), "solved", 1_000 + k);
+    }
+    ticket_at(conn, ann, Some("acme.test"), "closed", 5_000);
+    let ann = Viewer {
+        email: "ann@acme.test".into(),
+        role: Role::Member,
+        org: Some("acme.test".into()),
+    };
+    let list = |status: StatusFilter, limit: u32, offset: u32| {
+        let f = TicketFilter {
+            status,
+            ..Default::default()
+        };
+        ids(&tickets_for(conn, &ann, &f, limit, offset).expect("list"))
+    };
+    let newest_first: Vec<i64> = open.iter().rev().copied().collect();
+    assert_eq!(list(StatusFilter::Active, 200, 0), newest_first);
+    assert_eq!(
+        list(StatusFilter::Only(Status::Open), 200, 0),
+        [open[2], open[0]]
+    );
+    assert_eq!(list(StatusFilter::Only(Status::Pending), 200, 0), [open[1]]);
+    assert_eq!(list(StatusFilter::Active, 2, 1), [open[1], open[0]]);
+    assert_eq!(list(StatusFilter::DataLog, 500, 0).len(), 251);
+    assert_eq!(list(StatusFilter::All, 200, 0).len(), 200);
+    assert!(
+        list(StatusFilter::All, 200, 0)
+            .iter()
+            .all(|id| !open.contains(id)),
+        "with every status, the 200 newest are solved or closed"
+    );
+}
+
+/// An admin's list is a UNION of their organization's tickets and the
+/// member rule (own and watched, in any organization): every one of those
+/// and nothing else, newest first, and the same rows page by page as in
+/// one go (the org branch's inner limit is limit + offset).
+#[test]
+fn an_admin_lists_their_org_and_their_own_tickets_and_never_a_foreign_one() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = store(dir.path());
+    let conn = store.conn();
+    let carl = user(conn, "carl@acme.test", "admin", Some("acme.test"));
+    let ann = user(conn, "ann@acme.test", "member", Some("acme.test"));
+    let dora = user(conn, "dora@other.test", "member", Some("other.test"));
+    let gus = user(conn, "gus@gmail.com", "member", None);
+    let watch = |t: TicketId, u: i64| {
+        conn.execute(
+            "INSERT INTO watchers (ticket_id, user_id) VALUES (?1, ?2)",
+            params![t.0, u],
+        )
+        .expect("watch");
+    };
+    let mut want = Vec::new();
+    let mut foreign = Vec::new();
+    for k in 0..30i64 {
+        // Interleaved in time: org tickets, Carl's own elsewhere, watched
+        // elsewhere, and other organizations' that he is not on.
+        let t = ticket_at(conn, ann, Some("acme.test"), "open", k * 10);
+        want.push(t.0);
+        if k % 4 == 0 {
+            let t = ticket_at(conn, carl, Some("other.test"), "open", k * 10 + 1);
+            want.push(t.0);
+        }
+        if k % 5 == 0 {
+            let t = ticket_at(conn, dora, Some("other.test"), "pending", k * 10 + 2);
+            watch(t, carl);
+            want.push(t.0);
+        }
+        let t = ticket_at(conn, dora, Some("other.test"), "open", k * 10 + 3);
+        watch(t, gus);
+        foreign.push(t.0);
+        foreign.push(ticket_at(conn, gus, None, "open", k * 10 + 4).0);
+    }
+    // One both in the org and watched: listed once.
+    let both = ticket_at(conn, ann, Some("acme.test"), "open", 1_000);
+    watch(both, carl);
+    want.push(both.0);
+    // The same minute in and out of the organization: by number, as SQL orders them.
+    for _ in 0..3 {
+        want.push(ticket_at(conn, ann, Some("acme.test"), "open", 2_000).0);
+        want.push(ticket_at(conn, carl, Some("other.test"), "open", 2_000).0);
+    }
+    want.reverse();
+    let carl = Viewer {
+        email: "carl@acme.test".into(),
+        role: Role::Admin,
+        org: Some("acme.test".into()),
+    };
+    let all = TicketFilter::default();
+    assert_eq!(
+        ids(&tickets_for(conn, &carl, &all, 500, 0).expect("list")),
+        want
+    );
+    for limit in [1, 3, 7, 200] {
+        let mut paged = Vec::new();
+        for offset in (0..want.len() as u32 + limit).step_by(limit as usize) {
+            paged.extend(ids(
+                &tickets_for(conn, &carl, &all, limit, offset).expect("page")
+            ));
+        }
+        assert_eq!(paged, want, "pages of {limit}");
+    }
+    // Each listed ticket passes the pure rule; none of the foreign ones does.
+    for id in &want {
+        let state = ticket_state(conn, TicketId(*id))
+            .expect("state")
+            .expect("ticket");
+        assert!(may_view(&carl, &state), "#{id}");
+    }
+    for id in &foreign {
+        let state = ticket_state(conn, TicketId(*id))
+            .expect("state")
+            .expect("ticket");
+        assert!(!may_view(&carl, &state), "#{id}");
+    }
+    // The status filter applies to both branches.
+    let pending = TicketFilter {
+        status: StatusFilter::Only(Status::Pending),
+        ..Default::default()
+    };
+    let listed = ids(&tickets_for(conn, &carl, &pending, 500, 0).expect("pending"));
+    assert_eq!(listed.len(), 6, "the six watched ones of other.test");
+    // An admin without an organization is a member: own and watched only.
+    let hal = user(conn, "hal@gmail.com", "admin", None);
+    let mine = ticket_at(conn, hal, None, "open", 2_000);
+    let hal = Viewer {
+        email: "hal@gmail.com".into(),
+        role: Role::Admin,
+        org: None,
+    };
+    assert_eq!(
+        ids(&tickets_for(conn, &hal, &all, 500, 0).expect("hal")),
+        [mine.0]
+    );
+}
+
+#[test]
+fn a_list_shows_the_assignee_by_name_else_address() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = store(dir.path());
+    let conn = store.conn();
+    let ann = user(conn, "ann@acme.test", "member", Some("acme.test"));
+    let eve = user(conn, "eve@example.test", "agent", None);
+    let sam = user(conn, "sam@example.test", "agent", None);
+    conn.execute("UPDATE users SET name = 'Eve Agent' WHERE id = ?1", [eve])
+        .expect("name");
+    let t1 = ticket_at(conn, ann, Some("acme.test"), "open", 1);
+    let t2 = ticket_at(conn, ann, Some("acme.test"), "open", 2);
+    let t3 = ticket_at(conn, ann, Some("acme.test"), "open", 3);
+    for (t, a) in [(t1, eve), (t2, sam)] {
+        conn.execute(
+            "UPDATE tickets SET assignee_id = ?2 WHERE id = ?1",
+            params![t.0, a],
+        )
+        .expect("assign");
+    }
+    let ann_v = Viewer {
+        email: "ann@acme.test".into(),
+        role: Role::Member,
+        org: Some("acme.test".into()),
+    };
+    let rows = tickets_for(conn, &ann_v, &TicketFilter::default(), 10, 0).expect("list");
+    let shown: Vec<(i64, Option<&str>)> = rows
+        .iter()
+        .map(|r| (r.id.0, r.assignee.as_deref()))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            (t3.0, None),
+            (t2.0, Some("sam@example.test")),
+            (t1.0, Some("Eve Agent"))
+        ]
+    );
+    let page = ticket_page(conn, &ann_v, t1)
+        .expect("page")
+        .expect("visible");
+    assert_eq!(
+        page.assignee,
+        Some(Person {
+            email: "eve@example.test".into(),
+            name: Some("Eve Agent".into())
+        })
+    );
+}
+
+#[test]
+fn a_ticket_page_hands_each_file_to_its_message_and_shows_no_note() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = store(dir.path());
+    let conn = store.conn();
+    let ann = user(conn, "ann@acme.test", "member", Some("acme.test"));
+    let t = ticket_at(conn, ann, Some("acme.test"), "open", 1);
+    let message = |text: &str, internal: bool| -> i64 {
+        conn.execute(
+            "INSERT INTO messages (ticket_id, direction, date, text, full_text, internal, created_at)
+             VALUES (?1, 'in', 0, ?2, '', ?3, 0)",
+            params![t.0, text, internal],
+        )
+        .expect("message");
+        conn.last_insert_rowid()
+    };
+    let file = |m: i64, name: &str| {
+        conn.execute(
+            "INSERT INTO attachments (message_id, filename, content_type, size, sha256)
+             VALUES (?1, ?2, 'text/plain', 1, 'x')",
+            params![m, name],
+        )
+        .expect("file");
+    };
+    let m1 = message("one", false);
+    let note = message("note", true);
+    let m2 = message("two", false);
+    let m3 = message("three", false);
+    file(m1, "a.txt");
+    file(m1, "b.txt");
+    file(note, "secret.txt");
+    file(m3, "c.txt");
+    let v = Viewer {
+        email: "ann@acme.test".into(),
+        role: Role::Member,
+        org: Some("acme.test".into()),
+    };
+    let page = ticket_page(conn, &v, t).expect("page").expect("visible");
+    let shown: Vec<(i64, Vec<&str>)> = page
+        .messages
+        .iter()
+        .map(|m| {
+            (
+                m.id,
+                m.attachments.iter().map(|a| a.filename.as_str()).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            (m1, vec!["a.txt", "b.txt"]),
+            (m2, vec![]),
+            (m3, vec!["c.txt"])
+        ]
+    );
+}
+
+#[test]
+fn a_description_is_the_first_message_on_one_line_cut_at_160_characters() {
+    // What it was before it stopped reading early: clean all, then cut.
+    fn whole(text: &str) -> String {
+        let line = crate::domain::normalize::one_line(text);
+        if line.chars().count() <= DESCRIPTION_CHARS {
+            return line;
+        }
+        let mut cut: String = line.chars().take(DESCRIPTION_CHARS - 1).collect();
+        cut.push('…');
+        cut
+    }
+    let mut cases = vec![
+        String::new(),
+        "  \n\t ".into(),
+        "  Hello,\r\n\r\n  the export\u{202E}fails  ".into(),
+        "é".repeat(160),
+        "é".repeat(161),
+        format!("{} {}", "a".repeat(158), "b".repeat(5)),
+        format!("{}  \n  {}", "a".repeat(159), "b".repeat(5)),
+        format!("{} ", "a".repeat(160)),
+        format!("{}\u{200F}x", "a".repeat(159)),
+        "a\u{a0}\u{2003}b\u{85}c\u{7f}d\tÉ".into(),
+    ];
+    for n in 150..170 {
+        cases.push(format!(
+            "{}\n\n{}",
+            "word ".repeat(n / 5),
+            "tail ".repeat(3)
+        ));
+    }
+    // Every length around the cut, and long words across it, in ASCII and not.
+    let pieces = ["a", "é", " ", "\u{202E}", "\n\t", "漢字", "xyz", "—"];
+    let mut seed: u64 = 7;
+    for _ in 0..2_000 {
+        let mut text = String::new();
+        while text.chars().count() < 175 {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            text.push_str(pieces[(seed >> 33) as usize % pieces.len()]);
+            if (seed >> 40).is_multiple_of(7) {
+                text.push_str(&"w".repeat((seed >> 50) as usize % 40));
+            }
+        }
+        for end in [150, 158, 159, 160, 161, 162, 175] {
+            cases.push(text.chars().take(end).collect());
+        }
+    }
+    for text in &cases {
+        let d = description(text);
+        assert_eq!(d, whole(text), "{text:?}");
+        assert!(d.chars().count() <= DESCRIPTION_CHARS, "{d:?}");
+    }
+}
+
+/// Regression: `LIKE :pattern` and `LIMIT :limit` made SQLite compile the
+/// list's statement anew at every call (a bound LIKE pattern or LIMIT marks
+/// a statement for re-preparing whenever it is bound), the cached statement
+/// notwithstanding.
+#[test]
+fn a_list_statement_is_prepared_once_and_reused_searched_or_not() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = store(dir.path());
+    let conn = store.conn();
+    let (viewers, _) = desk(conn);
+    for v in viewers.iter().filter(|v| v.role != Role::NoAccess) {
+        for (status, q) in [
+            (StatusFilter::Active, None),
+            (StatusFilter::All, Some("printer")),
+            (StatusFilter::Only(Status::Open), Some("#3")),
+            (StatusFilter::DataLog, None),
+        ] {
+            let f = TicketFilter {
+                status,
+                q: q.map(str::to_owned),
+            };
+            tickets_for(conn, v, &f, 50, 0).expect("list");
+        }
+        for sql in list_sqls(v, 50, 0) {
+            let stmt = conn.prepare_cached(&sql).expect("cached");
+            assert_eq!(
+                stmt.get_status(rusqlite::StatementStatus::RePrepare),
+                0,
+                "{} {sql}",
+                v.email
+            );
+        }
+    }
 }

@@ -1,8 +1,10 @@
-//! The portal's way to the database: a few SQLite connections lent to the
-//! blocking pool (never used on the async runtime), and the calls the pages
-//! make, each one typed for the page that shows it. The queries themselves
-//! live in `crate::store::portal`, the changes in the ingest pipeline.
+//! The portal's way to the database: a few threads of its own, each with
+//! one SQLite connection (never used on the async runtime), and the calls
+//! the pages make, each one typed for the page that shows it. The queries
+//! themselves live in `crate::store::portal`, the changes in the ingest
+//! pipeline.
 
+use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
@@ -12,22 +14,36 @@ use super::extract::SignedIn;
 use crate::config::StoreConfig;
 use crate::domain::access::Viewer;
 use crate::domain::model::Role;
+use crate::domain::time::Timestamp;
 use crate::ingest::{now, Ingestor};
+use crate::store::portal::StatusFilter;
 use crate::store::{Durability, Store, StoreError};
 
 pub use crate::ingest::Upload;
 
-/// Connections kept for reuse; more are opened under load and dropped after.
-const KEEP: usize = 8;
+/// Database threads, each with its connection: at most this many jobs on
+/// the database at once. Few, on purpose: with 2 cores, more threads only
+/// take turns (and CPU from the async thread that renders the pages), while
+/// a few still let reads go on beside a write waiting for its fsync.
+const WORKERS: usize = 4;
 
+/// One call's work, run on a database thread with its connection (or the
+/// error that kept it from opening).
+type Job = Box<dyn FnOnce(Result<&mut Store, StoreError>, &Ingestor) + Send>;
+
+/// The portal's database threads.
+///
+/// Why threads of its own rather than `spawn_blocking` per call: under
+/// load, a thread that finishes a job finds the next one waiting in the
+/// queue and goes on, instead of going to sleep and being woken for the
+/// next (the wake-ups and task switches of two `spawn_blocking` calls per
+/// page were a sixth of the portal's CPU at 50 sessions); and each thread
+/// keeps one warm connection, never opening one under load (a new one
+/// checks the schema and starts with a cold page cache).
 pub struct Pool {
-    config: StoreConfig,
-    idle: Mutex<Vec<Store>>,
-    /// At most [`KEEP`] jobs on the database at once, so every job reuses a
-    /// warm connection instead of opening (and schema-checking) a new one
-    /// under load (measured: 2.4× the member page's requests/s at 50 sessions).
-    permits: tokio::sync::Semaphore,
-    ingestor: Arc<Ingestor>,
+    jobs: Mutex<Option<mpsc::Sender<Job>>>,
+    /// How many threads started (a thread that cannot start is logged).
+    workers: usize,
     files: crate::attachments::AttachmentDir,
     /// Woken after a change that may have queued mail: the courier sends
     /// it at once rather than at its next look.
@@ -41,11 +57,26 @@ impl Pool {
         files: crate::attachments::AttachmentDir,
         wake: Arc<tokio::sync::Notify>,
     ) -> Pool {
+        let (tx, rx) = mpsc::channel::<Job>();
+        let rx = Arc::new(Mutex::new(rx));
+        let mut workers = 0;
+        let n: usize = std::env::var("SCRATCH_WORKERS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(WORKERS); // SCRATCH
+        for k in 0..n {
+            let (config, ingestor, rx) = (config.clone(), ingestor.clone(), rx.clone());
+            match std::thread::Builder::new()
+                .name(format!("ticketd-web-db-{k}"))
+                .spawn(move || work(&config, &ingestor, &rx))
+            {
+                Ok(_) => workers += 1,
+                Err(e) => tracing::error!(error = %e, "cannot start a portal database thread"),
+            }
+        }
         Pool {
-            config,
-            idle: Mutex::new(Vec::new()),
-            permits: tokio::sync::Semaphore::new(KEEP),
-            ingestor,
+            jobs: Mutex::new(Some(tx)),
+            workers,
             files,
             wake,
         }
@@ -62,41 +93,70 @@ impl Pool {
         Ok(r)
     }
 
-    /// Runs `job` with a connection, on the blocking pool.
+    /// Runs `job` on a database thread, with its connection.
     async fn run<T, F>(&self, job: F) -> Result<T, WebError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Store, &Ingestor) -> Result<T, StoreError> + Send + 'static,
     {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|e| WebError::Internal(format!("database pool closed: {e}")))?;
-        let store = self.idle.lock().ok().and_then(|mut v| v.pop());
-        let config = self.config.clone();
-        let ingestor = self.ingestor.clone();
-        let (store, result) = tokio::task::spawn_blocking(move || {
-            let mut store = match store {
-                Some(s) => s,
-                None => match Store::from_config(&config, Durability::Full) {
-                    Ok(s) => s,
-                    Err(e) => return (None, Err(e)),
-                },
-            };
-            let r = job(&mut store, &ingestor);
-            (Some(store), r)
-        })
-        .await
-        .map_err(|e| WebError::Internal(format!("database job stopped: {e}")))?;
-        if let Some(s) = store {
-            if let Ok(mut idle) = self.idle.lock() {
-                if idle.len() < KEEP {
-                    idle.push(s);
-                }
-            }
+        let stopped = || WebError::Internal("the portal's database threads stopped".into());
+        if self.workers == 0 {
+            return Err(stopped());
         }
-        Ok(result?)
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |store, ingestor| {
+            // The page may have gone (the client left): nothing to tell.
+            let _ = tx.send(store.and_then(|s| job(s, ingestor)));
+        });
+        let sent = self
+            .jobs
+            .lock()
+            .ok()
+            .and_then(|jobs| jobs.as_ref().map(|jobs| jobs.send(job).is_ok()));
+        if sent != Some(true) {
+            return Err(stopped());
+        }
+        Ok(rx.await.map_err(|_| stopped())??)
+    }
+}
+
+impl Drop for Pool {
+    /// The threads end once the queue is closed and empty.
+    fn drop(&mut self) {
+        if let Ok(mut jobs) = self.jobs.lock() {
+            jobs.take();
+        }
+    }
+}
+
+/// A database thread: takes the next job until the pool is dropped. Its
+/// connection is opened at the first job (and again after one that failed
+/// to open or panicked).
+fn work(config: &StoreConfig, ingestor: &Ingestor, jobs: &Mutex<mpsc::Receiver<Job>>) {
+    let mut store: Option<Store> = None;
+    loop {
+        let job = match jobs.lock() {
+            Ok(jobs) => jobs.recv(),
+            Err(_) => return,
+        };
+        let Ok(job) = job else {
+            return;
+        };
+        let s = match store.as_mut() {
+            Some(s) => s,
+            None => match Store::from_config(config, Durability::Full) {
+                Ok(s) => store.insert(s),
+                Err(e) => {
+                    job(Err(e), ingestor);
+                    continue;
+                }
+            },
+        };
+        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(Ok(s), ingestor)));
+        if ran.is_err() {
+            // A job that panicked may have left its connection mid-way.
+            store = None;
+        }
     }
 }
 
@@ -117,7 +177,30 @@ pub struct TicketRowView {
     pub priority_label: &'static str,
     pub days_open: i64,
     pub assignee: Option<String>,
-    pub requester: String,
+    /// Who asked, when that is not the viewer (an admin's colleagues).
+    pub requester: Option<String>,
+}
+
+impl TicketRowView {
+    /// `row` for `viewer_email`, moving its strings rather than copying them.
+    fn new(row: crate::store::portal::TicketRow, viewer_email: &str, now: Timestamp) -> Self {
+        let (created, created_iso) = dates(row.created_at);
+        TicketRowView {
+            id: row.id.0,
+            days_open: row.days_open(now),
+            subject: row.subject,
+            description: row.description,
+            created,
+            created_iso,
+            category: row.category,
+            status: row.status.as_str(),
+            status_label: row.status.label(),
+            priority: row.priority.as_str(),
+            priority_label: super::tickets::priority_label(row.priority),
+            assignee: row.assignee,
+            requester: Some(row.requester).filter(|r| r != viewer_email),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -182,6 +265,16 @@ pub struct FileView {
 
 /// "30 Nov 2026, 09:00 UTC" from a timestamp.
 pub fn readable(t: crate::domain::time::Timestamp) -> String {
+    dates(t).0
+}
+
+/// A time as pages show it, "30 Nov 2026, 09:00 UTC", and for `<time
+/// datetime>`, "2026-11-30T09:00:00Z": both from one formatting of the
+/// timestamp (a list formats 200, a ticket page 200 more).
+pub fn dates(t: crate::domain::time::Timestamp) -> (String, String) {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     let iso = t.to_string(); // 2026-11-30T09:00:00Z
     let (Some(y), Some(m), Some(d), Some(hm)) = (
         iso.get(0..4),
@@ -189,19 +282,90 @@ pub fn readable(t: crate::domain::time::Timestamp) -> String {
         iso.get(8..10),
         iso.get(11..16),
     ) else {
-        return iso;
+        return (iso.clone(), iso);
     };
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let month = m
+    let Some(month) = m
         .parse::<usize>()
         .ok()
-        .and_then(|m| MONTHS.get(m.wrapping_sub(1)));
-    match month {
-        Some(month) => format!("{} {month} {y}, {hm} UTC", d.trim_start_matches('0')),
-        None => iso,
+        .and_then(|m| MONTHS.get(m.wrapping_sub(1)))
+    else {
+        return (iso.clone(), iso);
+    };
+    let mut out = String::with_capacity(24);
+    for part in [
+        d.trim_start_matches('0'),
+        " ",
+        month,
+        " ",
+        y,
+        ", ",
+        hm,
+        " UTC",
+    ] {
+        out.push_str(part);
     }
+    (out, iso)
+}
+
+/// The statuses a tab of "My activities" shows (`?status=`); anything
+/// unknown is the default tab, open and awaiting reply.
+fn status_filter(tab: &str) -> StatusFilter {
+    match tab {
+        "all" => StatusFilter::All,
+        "log" => StatusFilter::DataLog,
+        tab => tab.parse().map_or(StatusFilter::Active, StatusFilter::Only),
+    }
+}
+
+/// The conversation as the ticket page shows it. A thread has few authors
+/// and many messages: each author's label and side (support or customer)
+/// is worked out once, not once per message.
+fn message_views(
+    messages: Vec<crate::store::portal::PageMessage>,
+    support: &crate::domain::address::Addressing,
+    agents: &[String],
+) -> Vec<MessageView> {
+    let mut authors: Vec<(Option<String>, String, bool)> = Vec::new();
+    messages
+        .into_iter()
+        .map(|m| {
+            let email = m.author.as_ref().map(|a| a.email.as_str());
+            let i = match authors.iter().position(|(e, _, _)| e.as_deref() == email) {
+                Some(i) => i,
+                None => {
+                    let (label, ours) = match &m.author {
+                        Some(a) => (
+                            person(a),
+                            support.is_ours(&a.email) || agents.contains(&a.email),
+                        ),
+                        None => ("Support".to_owned(), false),
+                    };
+                    authors.push((email.map(str::to_owned), label, ours));
+                    authors.len() - 1
+                }
+            };
+            let (_, author, from_support) = &authors[i];
+            let (date, date_iso) = dates(m.date);
+            MessageView {
+                author: author.clone(),
+                from_support: *from_support,
+                date,
+                date_iso,
+                text: m.text,
+                source: m.source.as_str(),
+                attachments: m
+                    .attachments
+                    .into_iter()
+                    .filter(|a| a.refused.is_none())
+                    .map(|a| AttachmentView {
+                        id: a.id,
+                        filename: a.filename,
+                        size_label: super::tickets::size_label(a.size.max(0) as u64),
+                    })
+                    .collect(),
+            }
+        })
+        .collect()
 }
 
 fn person(p: &crate::store::portal::Person) -> String {
@@ -319,38 +483,14 @@ impl Pool {
     ) -> Result<Vec<TicketRowView>, WebError> {
         self.run(move |store, _| {
             let filter = crate::store::portal::TicketFilter {
-                status: status.parse().ok(),
+                status: status_filter(&status),
                 q: Some(q).filter(|q| !q.is_empty()),
-                data_log: status == "log",
             };
-            let active = status == "active";
             let t = now();
             let rows = crate::store::portal::tickets_for(store.conn(), &viewer, &filter, 200, 0)?;
             Ok(rows
                 .into_iter()
-                .filter(|r| {
-                    !active
-                        || matches!(
-                            r.status,
-                            crate::domain::model::Status::Open
-                                | crate::domain::model::Status::Pending
-                        )
-                })
-                .map(|r| TicketRowView {
-                    id: r.id.0,
-                    days_open: r.days_open(t),
-                    subject: r.subject,
-                    description: r.description,
-                    created: readable(r.created_at),
-                    created_iso: r.created_at.to_string(),
-                    category: r.category,
-                    status: r.status.as_str(),
-                    status_label: r.status.label(),
-                    priority: r.priority.as_str(),
-                    priority_label: super::tickets::priority_label(r.priority),
-                    assignee: r.assignee,
-                    requester: r.requester,
-                })
+                .map(|r| TicketRowView::new(r, &viewer.email, t))
                 .collect())
         })
         .await
@@ -363,7 +503,6 @@ impl Pool {
         labels: Vec<(String, String)>,
     ) -> Result<Option<TicketView>, WebError> {
         self.run(move |store, ing| {
-            let support = ing.policy().addressing.clone();
             let Some(p) = crate::store::portal::ticket_page(
                 store.conn(),
                 &viewer,
@@ -379,6 +518,9 @@ impl Pool {
                     .find(|(n, _)| n == name)
                     .map_or_else(|| name.replace('_', " "), |(_, l)| l.clone())
             };
+            let (created, created_iso) = dates(p.created_at);
+            let (updated, updated_iso) = dates(p.updated_at);
+            let messages = message_views(p.messages, &ing.policy().addressing, &agents);
             Ok(Some(TicketView {
                 id: p.id.0,
                 subject: p.subject,
@@ -389,10 +531,10 @@ impl Pool {
                 category: p.category,
                 requester: person(&p.requester),
                 assignee: p.assignee.as_ref().map(person),
-                created: readable(p.created_at),
-                created_iso: p.created_at.to_string(),
-                updated: readable(p.updated_at),
-                updated_iso: p.updated_at.to_string(),
+                created,
+                created_iso,
+                updated,
+                updated_iso,
                 fields: p
                     .fields
                     .iter()
@@ -401,39 +543,8 @@ impl Pool {
                         value: v.clone(),
                     })
                     .collect(),
-                watchers: p.watchers.iter().map(|w| w.email.clone()).collect(),
-                messages: p
-                    .messages
-                    .into_iter()
-                    .map(|m| {
-                        let email = m
-                            .author
-                            .as_ref()
-                            .map(|a| a.email.clone())
-                            .unwrap_or_default();
-                        MessageView {
-                            author: m
-                                .author
-                                .as_ref()
-                                .map_or_else(|| "Support".to_owned(), person),
-                            from_support: support.is_ours(&email) || agents.contains(&email),
-                            date: readable(m.date),
-                            date_iso: m.date.to_string(),
-                            text: m.text,
-                            source: m.source.as_str(),
-                            attachments: m
-                                .attachments
-                                .into_iter()
-                                .filter(|a| a.refused.is_none())
-                                .map(|a| AttachmentView {
-                                    id: a.id,
-                                    filename: a.filename,
-                                    size_label: super::tickets::size_label(a.size.max(0) as u64),
-                                })
-                                .collect(),
-                        }
-                    })
-                    .collect(),
+                watchers: p.watchers.into_iter().map(|w| w.email).collect(),
+                messages,
             }))
         })
         .await
@@ -563,6 +674,24 @@ impl Pool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_tab_filters_in_sql_and_the_default_is_active() {
+        use crate::domain::model::Status;
+        for (tab, want) in [
+            ("active", StatusFilter::Active),
+            ("", StatusFilter::Active),
+            ("nonsense", StatusFilter::Active),
+            ("open", StatusFilter::Only(Status::Open)),
+            ("pending", StatusFilter::Only(Status::Pending)),
+            ("solved", StatusFilter::Only(Status::Solved)),
+            ("closed", StatusFilter::Only(Status::Closed)),
+            ("log", StatusFilter::DataLog),
+            ("all", StatusFilter::All),
+        ] {
+            assert_eq!(status_filter(tab), want, "{tab:?}");
+        }
+    }
 
     #[test]
     fn dates_read_like_dates() {

@@ -1,10 +1,10 @@
 #!/usr/bin/python3
-"""The portal in a real browser (DESIGN §8), end to end.
+"""The portal and the agents' desk in a real browser (DESIGN §8, §9), end to end.
 
 Starts a private Dovecot (scripts/dovecot-up) and the SMTP sink that
 delivers into its mailboxes (scripts/smtp-sink), runs `ticketd run` with
 IMAP, SMTP and the portal on free loopback ports, and drives headless
-Chromium through Selenium the way customers would:
+Chromium through Selenium the way customers and agents would:
 
   1. Ann mails support (Bob on Cc); her password-setup mail is read from her
      own mailbox over IMAP;
@@ -16,20 +16,41 @@ Chromium through Selenium the way customers would:
   5. Bob, a watcher, receives her web reply by mail;
   6. Zoe (made an org admin with `ticketd users set-role`) sees and opens
      Ann's ticket; Eve, of another organization, gets the 404 page.
+The desk:
+  7. an agent gets a password link (`ticketd users reset-password`) in her
+     mailbox, sets her password and opens the desk;
+  8. filters the queue (status, priority, organization: by the form and by
+     URL) and searches it (words of a message, not of a subject);
+  9. answers Ann's #1 publicly: Ann's and the watchers' mailboxes receive it;
+ 10. writes an internal note on #1: once the outbox is drained, no
+     customer's or watcher's mailbox holds its words; then "Assign to me";
+ 11. sets #2 urgent and assigns it to Bea: the on-call mailbox is paged and
+     Bea gets a ticket_assigned mail;
+ 12. Bea answers her agent alert for Zoe's ticket by mail (to its personal
+     Reply-To) with `#assign me`: the ticket is hers; the same command in a
+     forged mail (From Bea, to the plain support address) assigns nothing;
+ 13. Zoe signs in: her list and the tickets show who they are assigned to,
+     Ann's #1 the agent's answer and not the note;
+ 14. a mail without a sender is quarantined; the agent discards it in the
+     desk and `ticketd quarantine list` is empty;
+ 15. the agent deletes an event from #1's data log;
+ 16. the queue filtered by assignee: me, none, Bea.
 
 Every wait is bounded (30 s), the whole run too (TOTAL_SECONDS). On a
 failure: a screenshot and the page source of every open browser, and the
 daemon's log, go to target/browser-failures/<time>/, and the exit is 1.
 
-Usage: tests/browser/run [--screens DIR]   (DIR: also save the portal's
-screenshots there, as docs/screens/ holds them). Env: TICKETD_BIN (default
-target/debug/ticketd), KEEP=1 keeps the temp folder.
+Usage: tests/browser/run [--screens DIR]   (DIR: also save the portal's and
+the desk's screenshots there, as docs/screens/ holds them). Env: TICKETD_BIN
+(default target/debug/ticketd), KEEP=1 keeps the temp folder.
 Runs with Debian's /usr/bin/python3 (python3-selenium, chromium,
 chromium-driver: scripts/setup installs them).
 """
 import email
 import email.policy
+import email.utils
 import imaplib
+import json
 import os
 import re
 import shutil
@@ -38,6 +59,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import urllib.error
@@ -60,10 +82,18 @@ PASSWORDS = {
     "ann@acme.test": "correct horse battery",
     "zoe@acme.test": "zoe's long passphrase",
     "eve@other.test": "eve's long passphrase",
+    "agent@example.test": "the agent's own passphrase",
 }
 PEOPLE = ["ann@acme.test", "bob@acme.test", "carol@acme.test", "zoe@acme.test", "eve@other.test"]
+AGENT, BEA, ONCALL = "agent@example.test", "bea@example.test", "oncall@example.test"
+# Dovecot has support@ and agent@ already.
+MAILBOXES = PEOPLE + [BEA, ONCALL]
 REPLY = "Here is the printer's log: the paper tray jammed at 09:14 and the fan stopped."
 ATTACHMENT = b"09:14:02 tray 2: paper jam\n09:14:05 fan: stopped\n"
+ANSWER = "Thanks Ann: we reset the PR-7's fan controller remotely. Please print a test page and tell us."
+NOTE = "Known fan defect in the March PR-7 batch; vendor case 55-8812 is open."
+NOTE_WORDS = ["55-8812", "fan defect", "vendor case"]  # none of them may reach a customer
+BEA_TEXT = "I'll order the laptop today and let you know when it ships."
 
 
 class Failed(Exception):
@@ -112,7 +142,7 @@ class Servers:
     def start(self):
         self.dovecot_started = True
         self.script("dovecot-up", str(self.state), str(self.imap_port), "0",
-                    env={"EXTRA_USERS": " ".join(PEOPLE)}, log_name="dovecot-up.log")
+                    env={"EXTRA_USERS": " ".join(MAILBOXES)}, log_name="dovecot-up.log")
         self.sink_started = True
         self.script("smtp-sink", "start", str(self.sent), str(self.smtp_port),
                     env={"SINK_MAILDIR_ROOT": str(self.state / "mail"), "SINK_MAX_SECONDS": "600"},
@@ -123,7 +153,8 @@ path = "ticketd.db"
 [support]
 address = "support@example.test"
 name = "Example Support"
-agents = ["agent@example.test"]
+agents = ["{AGENT}", "{BEA}"]
+oncall = "{ONCALL}"
 portal_url = "{self.base}"
 
 [imap]
@@ -172,6 +203,43 @@ pattern = "^[A-Z]-?[0-9]{{3,5}}$"
         if r.returncode != 0:
             raise Failed("ticketd %s: exit %d\n%s%s" % (" ".join(args), r.returncode, r.stdout, r.stderr))
         return r.stdout
+
+    def ticketd_json(self, *args):
+        out = self.ticketd(*args, "--json")
+        try:
+            return json.loads(out)
+        except ValueError as e:
+            raise Failed("ticketd %s --json printed no JSON: %s\n%s" % (" ".join(args), e, out)) from e
+
+    def ticket(self, ticket_id):
+        return self.ticketd_json("tickets", "show", str(ticket_id))
+
+    def ticket_id(self, subject):
+        ids = [t["id"] for t in self.ticketd_json("tickets", "list") if t["subject"] == subject]
+        if len(ids) != 1:
+            raise Failed("`ticketd tickets list` has %d tickets with the subject %r" % (len(ids), subject))
+        return ids[0]
+
+    def wait_until(self, what, cond):
+        """Polls `cond` (a function) until it returns something true; that."""
+        deadline = time.monotonic() + WAIT
+        while True:
+            got = cond()
+            if got:
+                return got
+            if time.monotonic() > deadline:
+                raise Failed("waited %d s for %s" % (WAIT, what))
+            time.sleep(0.2)
+
+    def outbox_drained(self):
+        """Waits until no notification is pending: all were sent (or failed)."""
+        def pending():
+            return [r for r in self.ticketd_json("outbox", "list") if r["status"] == "pending"]
+        deadline = time.monotonic() + WAIT
+        while pending():
+            if time.monotonic() > deadline:
+                raise Failed("the outbox still has pending rows after %d s: %s" % (WAIT, pending()))
+            time.sleep(0.2)
 
     def stop(self):
         """Stops whatever was started, each part whatever happened to the others."""
@@ -224,10 +292,11 @@ pattern = "^[A-Z]-?[0-9]{{3,5}}$"
         m.append("INBOX", None, None, raw.replace("\n", "\r\n").encode())
         m.logout()
 
-    def mails(self, user, kind):
+    def mails(self, user, kind=None):
+        """The mails in `user`'s inbox (of one X-Ticketd-Kind), parsed."""
         m = self.imap(user)
         m.select("INBOX", readonly=True)
-        _, ids = m.search(None, "HEADER", "X-Ticketd-Kind", kind)
+        _, ids = m.search(None, "HEADER", "X-Ticketd-Kind", kind) if kind else m.search(None, "ALL")
         out = []
         for i in ids[0].split():
             _, data = m.fetch(i, "(BODY.PEEK[])")
@@ -235,28 +304,46 @@ pattern = "^[A-Z]-?[0-9]{{3,5}}$"
         m.logout()
         return out
 
-    def wait_mail(self, user, kind, contains=None):
-        """The first `kind` mail in `user`'s inbox (whose text holds `contains`); its text."""
+    def wait_mail(self, user, kind, contains=None, subject=None):
+        """The first `kind` mail in `user`'s inbox (whose text holds `contains`, whose
+        subject holds `subject`); its text."""
+        return self.wait_message(user, kind, contains, subject).get_body(("plain",)).get_content()
+
+    def wait_message(self, user, kind, contains=None, subject=None):
+        """Like wait_mail, but the parsed message."""
         deadline = time.monotonic() + WAIT
         while True:
             for msg in self.mails(user, kind):
                 text = msg.get_body(("plain",)).get_content()
-                if contains is None or contains in " ".join(text.split()):
-                    return text
+                if (contains is None or contains in " ".join(text.split())) and \
+                        (subject is None or subject in str(msg["Subject"])):
+                    return msg
             if time.monotonic() > deadline:
                 seen = [m["Subject"] for m in self.mails(user, kind)]
                 raise Failed("no %s mail%s reached %s in %d s (its %s mails: %s)"
                              % (kind, " with %r" % contains if contains else "", user, WAIT, kind, seen))
             time.sleep(0.2)
 
-    def setup_link(self, user):
-        text = self.wait_mail(user, "password_setup")
+    def setup_link(self, user, kind="password_setup"):
+        text = self.wait_mail(user, kind)
         pattern = re.escape(self.base) + r"/password/setup\?token=[0-9a-f]{64}(?![0-9a-zA-Z])"
         links = re.findall(pattern, text)
         if not links:
-            raise Failed("%s's password_setup mail has no link %s/password/setup?token=<64 hex>:\n%s"
-                         % (user, self.base, text))
+            raise Failed("%s's %s mail has no link %s/password/setup?token=<64 hex>:\n%s"
+                         % (user, kind, self.base, text))
         return links[0]
+
+
+def texts(msg):
+    """Every text part of a mail, decoded, whitespace made single spaces."""
+    out = [str(msg["Subject"] or "")]
+    for part in msg.walk():
+        if part.get_content_maintype() == "text":
+            try:
+                out.append(part.get_content())
+            except (LookupError, ValueError):
+                out.append(part.get_payload(decode=True).decode("utf-8", "replace"))
+    return " ".join(" ".join(out).split())
 
 
 def customer_mail(name, addr, subject, msg_id, body, cc=None):
@@ -265,6 +352,13 @@ def customer_mail(name, addr, subject, msg_id, body, cc=None):
             + f"Subject: {subject}\nMessage-ID: <{msg_id}>\n"
             "Date: Mon, 30 Nov 2026 09:00:00 +0000\nContent-Type: text/plain; charset=utf-8\n\n"
             f"{body}\n")
+
+
+def agent_mail(name, addr, to, subject, msg_id, body, in_reply_to=None):
+    """A mail an agent's own client sends (now, so it counts as fresh)."""
+    return (f"From: {name} <{addr}>\nTo: {to}\nSubject: {subject}\nMessage-ID: <{msg_id}>\n"
+            + (f"In-Reply-To: {in_reply_to}\nReferences: {in_reply_to}\n" if in_reply_to else "")
+            + f"Date: {email.utils.formatdate()}\nContent-Type: text/plain; charset=utf-8\n\n{body}\n")
 
 
 class Browser:
@@ -339,9 +433,16 @@ class Browser:
         forms = self.css(form_selector)
         if not forms:
             raise Failed("%s: no form %s on %s" % (self.name, form_selector, self.d.current_url))
+        buttons = forms[0].find_elements(By.CSS_SELECTOR, "button[type=submit], button:not([type]), input[type=submit]")
+        if not buttons:
+            raise Failed("%s: the form %s on %s has no submit button" % (self.name, form_selector, self.d.current_url))
+        self.click(buttons[0], "submitting %s" % form_selector)
+
+    def click(self, el, what):
+        """Clicks something that loads a page, and waits for that page."""
         old = self.d.find_element(By.TAG_NAME, "html")
-        forms[0].find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-        self.wait("the page after submitting %s" % form_selector, lambda: is_stale(old))
+        el.click()
+        self.wait("the page after %s" % what, lambda: is_stale(old))
 
     def expect_heading(self, text):
         self.wait("the heading %r" % text, lambda: text in (self.heading() or ""))
@@ -365,6 +466,20 @@ class Browser:
         except urllib.error.HTTPError as e:
             return e.code, e.headers, e.read()
 
+    def detail(self, label):
+        """The value of a ticket page's details list for `label` (its <dt>)."""
+        dds = self.d.find_elements(By.XPATH, "//aside//dl/dt[normalize-space()='%s']/following-sibling::dd[1]" % label)
+        return dds[0].text.strip() if dds else None
+
+    def desk_links(self):
+        """Ticket numbers the desk's queue lists, in its order."""
+        ids = []
+        for a in self.css("table a[href^='/desk/tickets/']"):
+            m = re.fullmatch(r"/desk/tickets/(\d+)", a.get_attribute("pathname") or "")
+            if m and int(m.group(1)) not in ids:
+                ids.append(int(m.group(1)))
+        return ids
+
     def ticket_links(self):
         """Ticket numbers linked from a ticket list."""
         ids = []
@@ -373,6 +488,14 @@ class Browser:
             if m and int(m.group(1)) not in ids:
                 ids.append(int(m.group(1)))
         return ids
+
+    def sign_in(self, email, password):
+        self.get("/login")
+        self.expect_heading("Sign in")
+        self.fill("#email", email)
+        self.fill("#password", password)
+        self.submit("form[action='/login']")
+        self.expect_heading("My activities")
 
     def sign_up(self, link, password):
         """Follows a password-setup link, sets the password, lands on My activities."""
@@ -396,17 +519,55 @@ class Run:
     def __init__(self, screens):
         self.screens = screens
         self.step = "starting"
+        self.step_started = None
         self.browsers = []
+        self.warming = {}  # name: (thread, {"browser" or "error"})
         self.servers = None
 
     def begin(self, step):
-        self.step = step
+        now = time.monotonic()
+        if self.step_started is not None:
+            log("   (%.1f s)" % (now - self.step_started))
+        self.step, self.step_started = step, now
         log("== " + step)
 
+    def prewarm(self, name):
+        """Starts `name`'s browser in the background (Chromium takes 2-3 s to
+        start on 2 cores) while the steps before it run; browser() takes it."""
+        box = {}
+
+        def start():
+            try:
+                box["browser"] = Browser(name, self.servers, self.screens)
+            except BaseException as e:  # noqa: B902 -- handed to browser()
+                box["error"] = e
+
+        t = threading.Thread(target=start, name="browser-" + name, daemon=True)
+        t.start()
+        self.warming[name] = (t, box)
+
     def browser(self, name):
-        b = Browser(name, self.servers, self.screens)
+        if name in self.warming:
+            t, box = self.warming.pop(name)
+            t.join(WAIT)
+            if "error" in box:
+                raise Failed("%s's browser did not start: %s" % (name, box["error"]))
+            if "browser" not in box:
+                raise Failed("%s's browser did not start in %d s" % (name, WAIT))
+            b = box["browser"]
+        else:
+            b = Browser(name, self.servers, self.screens)
         self.browsers.append(b)
         return b
+
+    def quit_all(self):
+        for b in list(self.browsers):
+            b.quit()
+        for t, box in self.warming.values():
+            t.join(WAIT)
+            if "browser" in box:
+                box["browser"].quit()
+        self.warming.clear()
 
     def close(self, b):
         b.quit()
@@ -434,8 +595,13 @@ class Run:
     def main(self):
         t0 = time.monotonic()
         self.servers = s = Servers()
+        self.prewarm("ann")
         self.begin("starting Dovecot, the SMTP sink and ticketd run (portal %s)" % s.base)
         s.start()
+        # The agent's link, asked for now: the daemon picks up rows the console
+        # queued on its next outbox pass (up to 15 s), while the portal steps run.
+        out = s.ticketd("users", "reset-password", AGENT)
+        log("   ticketd users reset-password: " + out.strip())
 
         self.begin("1. Ann mails support with Bob on Cc; her setup link arrives in her mailbox")
         s.append(customer_mail("Ann Customer", "ann@acme.test", "Printer on fire", "e2e-1@acme.test",
@@ -446,6 +612,7 @@ class Run:
 
         self.begin("2. Ann sets her password from the link and sees ticket #1")
         ann = self.browser("ann")
+        self.prewarm("zoe")
         ann.get("/login")
         ann.expect_heading("Sign in")
         ann.shot("login")
@@ -538,6 +705,7 @@ class Run:
         out = s.ticketd("users", "set-role", "zoe@acme.test", "admin")
         log("   ticketd users set-role: " + out.strip())
         zoe = self.browser("zoe")
+        self.prewarm("eve")
         zoe.sign_up(zoe_link, PASSWORDS["zoe@acme.test"])
         zoe.get("/tickets?status=all")
         zoe.expect_heading("My activities")
@@ -561,6 +729,7 @@ class Run:
                                "Where is my invoice?"))
         eve_link = s.setup_link("eve@other.test")
         eve = self.browser("eve")
+        self.prewarm("agent")
         eve.sign_up(eve_link, PASSWORDS["eve@other.test"])
         mine = eve.ticket_links()
         if len(mine) != 1 or 1 in mine:
@@ -576,7 +745,234 @@ class Run:
         if status != 404:
             raise Failed("eve: GET %s (Ann's attachment) answered %d, not 404" % (href, status))
         self.close(eve)
+        self.desk(s, new_id)
         log("== passed in %.1f s" % (time.monotonic() - t0))
+
+    def desk(self, s, csv_id):
+        """Steps 7-15: the agents' desk (DESIGN §9), and agents by mail."""
+        zoe_id = s.ticket_id("New laptop for the office")
+        eve_id = s.ticket_id("Question about my invoice")
+
+        self.begin("7. The agent sets her password from the link of `ticketd users reset-password`, opens the desk")
+        link = s.setup_link(AGENT)
+        agent = self.browser("agent")
+        self.prewarm("zoe-again")  # a new profile: no session cookie left from step 6
+        agent.sign_up(link, PASSWORDS[AGENT])
+        nav = agent.css("header.top nav a[href='/desk']")
+        if not nav:
+            raise Failed("agent: the top navigation has no Desk link")
+        agent.click(nav[0], "the Desk link")
+        agent.expect_heading("Desk")
+        everything = {1, csv_id, zoe_id, eve_id}
+        if set(agent.desk_links()) != everything:
+            raise Failed("agent: the queue lists %s, not the tickets %s" % (agent.desk_links(), sorted(everything)))
+
+        self.begin("8. The agent filters the queue (form and URL) and searches it")
+        Select(agent.css("form[action='/desk'] select[name=status]")[0]).select_by_value("solved")
+        agent.submit("form[action='/desk']")
+        agent.expect_heading("Desk")
+        if "status=solved" not in agent.d.current_url or agent.desk_links() != [1]:
+            raise Failed("agent: filtering on Solved gave %s at %s, not [1]" % (agent.desk_links(), agent.d.current_url))
+        for query, want in (("priority=high", [csv_id]), ("org=other.test", [eve_id]),
+                            ("status=open&org=acme.test", sorted([csv_id, zoe_id]))):
+            agent.get("/desk?" + query)
+            agent.expect_heading("Desk")
+            if sorted(agent.desk_links()) != want:
+                raise Failed("agent: /desk?%s lists %s, not %s" % (query, agent.desk_links(), want))
+        # Words of Ann's web reply only (not of any subject): the search reads message texts.
+        agent.get("/desk")
+        agent.expect_heading("Desk")
+        agent.fill("form[action='/desk'] input[name=q]", "paper tray jammed")
+        agent.submit("form[action='/desk']")
+        agent.expect_heading("Desk")
+        if agent.desk_links() != [1]:
+            raise Failed("agent: searching 'paper tray jammed' gave %s, not [1]" % agent.desk_links())
+        agent.get("/desk?q=no-such-word-anywhere")
+        agent.expect_heading("Desk")
+        if agent.desk_links():
+            raise Failed("agent: a search for a word no ticket holds lists %s" % agent.desk_links())
+
+        self.begin("9. The agent answers #1 publicly: Ann, Bob and Carol receive it by mail")
+        agent.get("/desk")
+        agent.click(agent.d.find_element(By.CSS_SELECTOR, "table a[href='/desk/tickets/1']"), "opening #1")
+        agent.expect_heading("Printer on fire")
+        if REPLY not in agent.text_of(".conversation .message .text"):
+            raise Failed("agent: #1 does not show Ann's web reply")
+        reply_form = "form[action='/desk/tickets/1/reply']"
+        agent.fill(reply_form + " textarea[name=text]", ANSWER)
+        agent.submit(reply_form)
+        agent.wait("the answer in the conversation", lambda: ANSWER in agent.text_of(".conversation .message .text"))
+        agent.wait("the status pending", lambda: "pending" in agent.text_of(".heading .badge"))
+        t = time.monotonic()
+        for who in ("ann@acme.test", "bob@acme.test", "carol@acme.test"):
+            s.wait_mail(who, "ticket_updated", contains=ANSWER)
+        log("   in the three mailboxes after %.1f s" % (time.monotonic() - t))
+
+        self.begin("10. The agent writes an internal note on #1: no customer mailbox gets it; Assign to me")
+        agent.fill(reply_form + " textarea[name=text]", NOTE)
+        box = agent.css(reply_form + " input[type=checkbox][name=internal]")
+        if not box:
+            raise Failed("agent: the reply form has no 'internal' checkbox")
+        box[0].click()
+        agent.submit(reply_form)
+        agent.wait("the note in the conversation", lambda: NOTE in agent.text_of(".conversation .internal-note .text"))
+        if "Internal note" not in agent.text_of(".conversation .internal-note header"):
+            raise Failed("agent: the note is not marked 'Internal note'")
+        messages = s.ticket(1)["messages"]
+        notes = [m for m in messages if NOTE in (m.get("text") or "")]
+        if len(notes) != 1 or not notes[0]["internal"]:
+            raise Failed("agent: `tickets show 1` should hold the note once, internal: %s" % notes)
+        s.outbox_drained()
+        for who in PEOPLE:
+            for msg in s.mails(who):
+                body = texts(msg)
+                leaked = [w for w in NOTE_WORDS if w in body]
+                if leaked:
+                    raise Failed("the internal note reached %s: %r in %r" % (who, leaked, msg["Subject"]))
+        agent.click(agent.css("#assign-me")[0], "Assign to me")
+        agent.expect_heading("Printer on fire")
+        agent.wait("Assigned to the agent", lambda: AGENT in (agent.detail("Assigned to") or ""))
+        if agent.css("#assign-me"):
+            raise Failed("agent: 'Assign to me' is still offered on a ticket assigned to her")
+        if s.ticket(1)["assignee"] != AGENT:
+            raise Failed("`tickets show 1`: assignee %r, not %s" % (s.ticket(1)["assignee"], AGENT))
+        agent.shot("desk-ticket")
+
+        self.begin("11. The agent sets #%d urgent and assigns it to Bea: on-call is paged, Bea told" % csv_id)
+        agent.get("/desk/tickets/%d" % csv_id)
+        agent.expect_heading("CSV export stops at 10,000 rows")
+        update = "form[action='/desk/tickets/%d/update']:not(.inline)" % csv_id
+        Select(agent.css(update + " select[name=priority]")[0]).select_by_value("urgent")
+        Select(agent.css(update + " select[name=assignee]")[0]).select_by_value(BEA)
+        agent.submit(update)
+        agent.wait("the Urgent badge", lambda: "Urgent" in agent.text_of(".heading .badge"))
+        if BEA not in (agent.detail("Assigned to") or ""):
+            raise Failed("agent: #%d is assigned to %r, not Bea" % (csv_id, agent.detail("Assigned to")))
+        page = s.wait_mail(ONCALL, "urgent_page", subject="[#%d]" % csv_id)
+        if "CSV export" not in page:
+            raise Failed("the urgent page does not name the ticket:\n%s" % page)
+        s.wait_mail(BEA, "ticket_assigned", subject="[#%d]" % csv_id)
+        t = s.ticket(csv_id)
+        if t["priority"] != "urgent" or t["assignee"] != BEA:
+            raise Failed("`tickets show %d`: priority %r, assignee %r" % (csv_id, t["priority"], t["assignee"]))
+
+        self.begin("12. Bea answers her alert for #%d by mail with `#assign me`; a forged one assigns nothing"
+                   % zoe_id)
+        alert = s.wait_message(BEA, "agent_alert", subject="[#%d]" % zoe_id)
+        personal = email.utils.parseaddr(str(alert["Reply-To"]))[1]
+        if not re.fullmatch(r"support\+%d-[0-9a-z]+@example\.test" % zoe_id, personal):
+            raise Failed("Bea's alert for #%d has the Reply-To %r, not a personal address" % (zoe_id, alert["Reply-To"]))
+        s.append(agent_mail("Bea Agent", BEA, personal, "Re: " + str(alert["Subject"]), "e2e-bea-1@example.test",
+                            "#assign me\n\n" + BEA_TEXT, in_reply_to=alert["Message-ID"]))
+        s.wait_until("Bea assigned to #%d by her mail" % zoe_id, lambda: s.ticket(zoe_id)["assignee"] == BEA)
+        mine = [m for m in s.ticket(zoe_id)["messages"] if BEA_TEXT in (m.get("text") or "")]
+        if len(mine) != 1 or not mine[0]["verified"] or mine[0]["internal"]:
+            raise Failed("#%d should hold Bea's answer once, verified and public: %s" % (zoe_id, mine))
+        # The same words From Bea to the plain address, with the subject tag: proves nothing.
+        s.append(agent_mail("Bea Agent", BEA, "support@example.test", "Re: [#%d] Question about my invoice" % eve_id,
+                            "e2e-forged-1@example.test", "#assign me\n\nForged: this must stay a note."))
+        s.wait_until("the forged mail on #%d" % eve_id,
+                     lambda: any("Forged" in (m.get("text") or "") for m in s.ticket(eve_id)["messages"]))
+        t = s.ticket(eve_id)
+        forged = [m for m in t["messages"] if "Forged" in (m.get("text") or "")][0]
+        if t["assignee"] is not None or not forged["internal"] or forged["verified"]:
+            raise Failed("the forged `#assign me` on #%d: assignee %r, internal %r, verified %r"
+                         % (eve_id, t["assignee"], forged["internal"], forged["verified"]))
+        if not any(e["kind"] == "unverified_sender" for e in t["events"]):
+            raise Failed("#%d has no unverified_sender event: %s" % (eve_id, [e["kind"] for e in t["events"]]))
+
+        self.begin("13. Zoe signs in: her tickets show whom they are assigned to; #1 the answer, not the note")
+        zoe = self.browser("zoe-again")
+        zoe.sign_in("zoe@acme.test", PASSWORDS["zoe@acme.test"])
+        zoe.get("/tickets?status=all")
+        zoe.expect_heading("My activities")
+        rows = {}
+        for tr in zoe.css("table tbody tr"):
+            a = tr.find_elements(By.CSS_SELECTOR, "a[href^='/tickets/']")
+            cell = tr.find_elements(By.CSS_SELECTOR, "td.assignee")
+            if a and cell:
+                rows[a[0].get_attribute("pathname")] = cell[0].text
+        if "agent" not in rows.get("/tickets/1", "") or "Bea" not in rows.get("/tickets/%d" % zoe_id, ""):
+            raise Failed("zoe: the 'Assigned to' column shows %s" % rows)
+        zoe.get("/tickets/%d" % zoe_id)
+        zoe.expect_heading("New laptop for the office")
+        if "Bea" not in (zoe.detail("Assigned to") or ""):
+            raise Failed("zoe: #%d shows 'Assigned to' %r" % (zoe_id, zoe.detail("Assigned to")))
+        if BEA_TEXT not in zoe.text_of(".conversation .message .text"):
+            raise Failed("zoe: #%d does not show Bea's answer" % zoe_id)
+        if "#assign" in zoe.d.page_source:
+            raise Failed("zoe: #%d shows Bea's command line" % zoe_id)
+        zoe.get("/tickets/1")
+        zoe.expect_heading("Printer on fire")
+        if AGENT not in (zoe.detail("Assigned to") or ""):
+            raise Failed("zoe: #1 shows 'Assigned to' %r" % zoe.detail("Assigned to"))
+        if ANSWER not in zoe.text_of(".conversation .message .text"):
+            raise Failed("zoe: #1 does not show the agent's answer")
+        leaked = [w for w in NOTE_WORDS if w in zoe.d.page_source]
+        if leaked:
+            raise Failed("zoe: #1 shows the internal note (%s)" % leaked)
+        self.close(zoe)
+
+        self.begin("14. A mail without a sender is quarantined; the agent discards it in the desk")
+        s.append("To: support@example.test\nSubject: Invoice overdue!!\nMessage-ID: <e2e-nofrom@junk.test>\n"
+                 "Date: %s\nContent-Type: text/plain\n\nPay now.\n" % email.utils.formatdate())
+        held = s.wait_until("the mail in `ticketd quarantine list`", lambda: s.ticketd_json("quarantine", "list"))
+        agent.get("/desk")
+        agent.click(agent.d.find_element(By.CSS_SELECTOR, "a[href='/desk/quarantine']"), "the Quarantine link")
+        agent.expect_heading("Quarantine")
+        entry = agent.css("table a[href='/desk/quarantine/%d']" % held[0]["id"])
+        if len(held) != 1 or not entry:
+            raise Failed("agent: the quarantine page does not list entry %s (held: %s)" % (held[0]["id"], held))
+        agent.click(entry[0], "opening the quarantine entry")
+        agent.expect_heading("Quarantine %d" % held[0]["id"])
+        if "Pay now." not in agent.text_of("pre.raw"):
+            raise Failed("agent: the quarantine entry does not show the raw message")
+        agent.submit("form[action='/desk/quarantine/%d/discard']" % held[0]["id"])
+        agent.expect_heading("Quarantine")
+        if agent.css("table a[href='/desk/quarantine/%d']" % held[0]["id"]):
+            raise Failed("agent: the discarded entry is still listed")
+        left = s.ticketd_json("quarantine", "list")
+        if left:
+            raise Failed("`ticketd quarantine list` after the discard: %s" % left)
+
+        self.begin("15. The agent deletes an event from #1's data log")
+        agent.get("/desk/tickets/1")
+        agent.expect_heading("Printer on fire")
+        agent.click(agent.d.find_element(By.CSS_SELECTOR, "a[href='/desk/log?ticket=1']"), "the data log link")
+        agent.expect_heading("Data log")
+        agent.shot("desk-log")
+        # The page's first notification_sent row: its # and its delete form.
+        victim = None
+        for tr in agent.css("table.desk-events tbody tr"):
+            cells = [td.text.strip() for td in tr.find_elements(By.TAG_NAME, "td")]
+            if len(cells) >= 4 and cells[3] == "notification_sent":
+                victim = int(cells[0])
+                break
+        if victim is None:
+            raise Failed("agent: #1's data log shows no notification_sent event")
+        if not any(e["id"] == victim for e in s.ticketd_json("log", "list", "--ticket", "1")):
+            raise Failed("`ticketd log list --ticket 1` does not have the page's event %d" % victim)
+        form = "form[action='/desk/log/%d/delete']" % victim
+        agent.submit(form)
+        agent.expect_heading("Data log")
+        if "ticket=1" not in agent.d.current_url or agent.css(form):
+            raise Failed("agent: after deleting event %d: at %s, its form still there: %s"
+                         % (victim, agent.d.current_url, bool(agent.css(form))))
+        if any(e["id"] == victim for e in s.ticketd_json("log", "list", "--ticket", "1")):
+            raise Failed("`ticketd log list --ticket 1` still has event %d" % victim)
+
+        self.begin("16. The queue by assignee (bookmarked URLs), and the whole queue")
+        for who, want in (("me", [1]), ("none", [eve_id]), (BEA, sorted([csv_id, zoe_id]))):
+            agent.get("/desk?assignee=" + who)
+            agent.expect_heading("Desk")
+            if sorted(agent.desk_links()) != want:
+                raise Failed("agent: /desk?assignee=%s lists %s, not %s" % (who, agent.desk_links(), want))
+        agent.get("/desk")
+        agent.expect_heading("Desk")
+        if set(agent.desk_links()) != everything:
+            raise Failed("agent: the whole queue lists %s, not %s" % (agent.desk_links(), sorted(everything)))
+        agent.shot("desk-queue")
+        self.close(agent)
 
 
 def main():
@@ -619,8 +1015,7 @@ def main():
             log("  ticketd run log (last lines):\n    " + "\n    ".join(tail))
     finally:
         signal.alarm(0)
-        for b in list(run.browsers):
-            b.quit()
+        run.quit_all()
         if run.servers:
             run.servers.stop()
     sys.exit(code)

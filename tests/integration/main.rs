@@ -4,6 +4,7 @@
 mod assign;
 mod cli;
 mod desk;
+mod desk_search;
 mod desk_web;
 mod golden;
 mod hostile;

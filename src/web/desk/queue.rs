@@ -1,10 +1,7 @@
 //! `GET /desk`: the queue — every ticket, newest activity first, with the
-//! counts per status and the filters (status, priority, category,
-//! organization, search), which combine and stay in the URL.
-//!
-//! Not yet: `?assignee=` (the schema has no assignee column yet), and the
-//! search is a `LIKE` over subjects and message texts (internal notes
-//! included), not FTS5.
+//! counts per status, the filters (status, priority, category,
+//! organization, assignee, full-text search), which combine and stay in the
+//! URL, and pages of [`LIMIT`] rows (`?page=N`).
 
 use axum::extract::{Query, State};
 use axum::response::{Html, IntoResponse, Response};
@@ -14,10 +11,14 @@ use super::super::error::WebError;
 use super::super::extract::SignedIn;
 use super::super::pages;
 use crate::domain::model::{Priority, Status};
-use crate::store::desk::QueueFilter;
+use crate::store::desk::{AssigneeFilter, QueueFilter};
 
-/// Rows the queue shows at most; the count says how many matched.
+/// Rows a page of the queue shows; the count says how many matched.
 pub const LIMIT: u32 = 200;
+
+/// Pages reachable at most: past it the offset alone would cost more than
+/// the page is worth (a search or a filter finds an old ticket sooner).
+pub const MAX_PAGE: u32 = 10_000;
 
 #[derive(Deserialize, Default, Serialize, Clone)]
 pub struct QueueQuery {
@@ -29,14 +30,20 @@ pub struct QueueQuery {
     category: String,
     #[serde(default)]
     org: String,
+    /// `me`, `none` or an agent's address.
+    #[serde(default)]
+    assignee: String,
     #[serde(default)]
     q: String,
+    /// Read as text: a page number that is no number is page 1, not a 400.
+    #[serde(default)]
+    page: String,
 }
 
 #[derive(Serialize)]
 struct Choice {
-    value: &'static str,
-    label: &'static str,
+    value: String,
+    label: String,
     count: Option<i64>,
     current: bool,
     href: String,
@@ -46,14 +53,17 @@ fn short(s: &str, max: usize) -> String {
     s.trim().chars().take(max).collect()
 }
 
-/// `/desk?…` with `key` set to `value` and the other filters kept.
+/// `/desk?…` with `key` set to `value` and the other filters kept; any
+/// change of filter goes back to the first page.
 fn href(q: &QueueQuery, key: &str, value: &str) -> String {
     let mut parts: Vec<(&str, &str)> = vec![
         ("status", q.status.as_str()),
         ("priority", q.priority.as_str()),
         ("category", q.category.as_str()),
         ("org", q.org.as_str()),
+        ("assignee", q.assignee.as_str()),
         ("q", q.q.as_str()),
+        ("page", ""),
     ];
     for p in &mut parts {
         if p.0 == key {
@@ -62,7 +72,7 @@ fn href(q: &QueueQuery, key: &str, value: &str) -> String {
     }
     let query: Vec<String> = parts
         .iter()
-        .filter(|(_, v)| !v.is_empty())
+        .filter(|(k, v)| !(v.is_empty() || (*k == "page" && *v == "1")))
         .map(|(k, v)| format!("{k}={}", encode(v)))
         .collect();
     if query.is_empty() {
@@ -85,6 +95,51 @@ fn encode(s: &str) -> String {
         .collect()
 }
 
+/// `5123` → `5,123`: counts an agent reads at a glance.
+fn thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if n < 0 {
+        out.push('-');
+    }
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The line above the table: "3 tickets", "201–400 of 5,123 tickets", …
+fn range_line(total: i64, offset: i64, shown: usize, page: u32) -> String {
+    let noun = if total == 1 { "ticket" } else { "tickets" };
+    if total == 0 {
+        "No tickets".into()
+    } else if shown == 0 {
+        format!("Page {page} is past the end: {} {noun}", thousands(total))
+    } else if offset == 0 && total <= shown as i64 {
+        format!("{} {noun}", thousands(total))
+    } else {
+        format!(
+            "{}–{} of {} {noun}",
+            thousands(offset + 1),
+            thousands(offset + shown as i64),
+            thousands(total)
+        )
+    }
+}
+
+/// What `?assignee=` asks for: `me`, `none`, an address, or nothing.
+fn assignee_filter(value: &str, me: &str) -> Option<AssigneeFilter> {
+    match value {
+        "" => None,
+        "me" => Some(AssigneeFilter::Agent(me.to_owned())),
+        "none" => Some(AssigneeFilter::Unassigned),
+        email => Some(AssigneeFilter::Agent(email.to_owned())),
+    }
+}
+
 pub async fn show(
     State(web): State<super::super::State>,
     user: SignedIn,
@@ -94,33 +149,49 @@ pub async fn show(
     // Unknown words are no filter (and are dropped from the links).
     let status = raw.status.parse::<Status>().ok();
     let priority = raw.priority.parse::<Priority>().ok();
+    let page: u32 = raw.page.trim().parse().unwrap_or(1).clamp(1, MAX_PAGE);
+    let assignee = match raw.assignee.trim() {
+        a @ ("me" | "none") => a.to_owned(),
+        a => crate::domain::model::normalize_email(&short(a, 200)),
+    };
     let q = QueueQuery {
         status: status.map(|s| s.as_str().to_owned()).unwrap_or_default(),
         priority: priority.map(|p| p.as_str().to_owned()).unwrap_or_default(),
         category: short(&raw.category, 200),
         org: short(&raw.org, 200),
+        assignee,
         q: short(&raw.q, 200),
+        page: page.to_string(),
     };
     let filter = QueueFilter {
         status,
         priority,
         category: Some(q.category.clone()).filter(|c| !c.is_empty()),
         org: Some(q.org.clone()).filter(|o| !o.is_empty()),
+        assignee: assignee_filter(&q.assignee, &user.email),
         q: Some(q.q.clone()).filter(|s| !s.is_empty()),
+        page,
     };
-    let filtered = filter != QueueFilter::default();
-    let v = super::db::queue(&web, user.viewer(), filter, LIMIT).await?;
+    let filtered = filter.narrows();
+    let viewer = user.viewer();
+    let agents = {
+        let viewer = viewer.clone();
+        web.db
+            .run_write(move |store, _| crate::store::desk::agents(store.conn(), &viewer))
+            .await?
+    };
+    let v = super::db::queue(&web, viewer, filter, LIMIT).await?;
     let mut tabs = vec![Choice {
-        value: "",
-        label: "All",
+        value: String::new(),
+        label: "All".into(),
         count: Some(v.all),
         current: status.is_none(),
         href: href(&q, "status", ""),
     }];
     for c in &v.counts {
         tabs.push(Choice {
-            value: c.status,
-            label: status_word(c.status),
+            value: c.status.into(),
+            label: status_word(c.status).into(),
             count: Some(c.count),
             current: q.status == c.status,
             href: href(&q, "status", c.status),
@@ -129,13 +200,48 @@ pub async fn show(
     let priorities: Vec<Choice> = Priority::ALL
         .iter()
         .map(|p| Choice {
-            value: p.as_str(),
-            label: super::super::tickets::priority_label(*p),
+            value: p.as_str().into(),
+            label: super::super::tickets::priority_label(*p).into(),
             count: None,
             current: q.priority == p.as_str(),
             href: String::new(),
         })
         .collect();
+    let mut assignees = vec![
+        Choice {
+            value: "me".into(),
+            label: "Me".into(),
+            count: None,
+            current: q.assignee == "me",
+            href: String::new(),
+        },
+        Choice {
+            value: "none".into(),
+            label: "Unassigned".into(),
+            count: None,
+            current: q.assignee == "none",
+            href: String::new(),
+        },
+    ];
+    for a in &agents {
+        assignees.push(Choice {
+            current: q.assignee == a.email,
+            label: super::db::who(a),
+            value: a.email.clone(),
+            count: None,
+            href: String::new(),
+        });
+    }
+    // An address typed into the URL stays visible as the filter in use.
+    if !q.assignee.is_empty() && !assignees.iter().any(|c| c.current) {
+        assignees.push(Choice {
+            value: q.assignee.clone(),
+            label: q.assignee.clone(),
+            count: None,
+            current: true,
+            href: String::new(),
+        });
+    }
     let mut categories = v.categories.clone();
     for c in &web.site.categories {
         if !categories.contains(c) {
@@ -143,11 +249,22 @@ pub async fn show(
         }
     }
     categories.sort();
+    let offset = i64::from(page - 1) * i64::from(LIMIT);
+    let shown = v.rows.len();
+    let pages = (v.total + i64::from(LIMIT) - 1) / i64::from(LIMIT);
+    let prev = (page > 1).then(|| {
+        let to = i64::from(page - 1).min(pages.max(1));
+        href(&q, "page", &to.to_string())
+    });
+    let next = (i64::from(page) < pages && page < MAX_PAGE)
+        .then(|| href(&q, "page", &(page + 1).to_string()));
     Ok(Html(pages::render(
         "desk_queue.html",
         minijinja::context! {
-            title => "Desk", rows => v.rows, total => v.total, limit => LIMIT,
-            shown => v.total.min(i64::from(LIMIT)), tabs => tabs, priorities => priorities,
+            title => "Desk", rows => v.rows, total => v.total,
+            range => range_line(v.total, offset, shown, page),
+            page => page, pages => pages, prev => prev, next => next, limit => LIMIT,
+            tabs => tabs, priorities => priorities, assignees => assignees,
             categories => categories, orgs => v.orgs, f => q, filtered => filtered,
             clear => "/desk",
             ..super::layout(&web, &user)
@@ -175,14 +292,80 @@ mod tests {
     fn filter_links_keep_the_other_filters_and_encode_them() {
         let q = QueueQuery {
             status: "open".into(),
+            assignee: "me".into(),
             q: "E-1042 & <b>".into(),
+            page: "3".into(),
             ..Default::default()
         };
         assert_eq!(
             href(&q, "priority", "urgent"),
-            "/desk?status=open&priority=urgent&q=E-1042%20%26%20%3Cb%3E"
+            "/desk?status=open&priority=urgent&assignee=me&q=E-1042%20%26%20%3Cb%3E"
         );
-        assert_eq!(href(&q, "status", ""), "/desk?q=E-1042%20%26%20%3Cb%3E");
+        assert_eq!(
+            href(&q, "status", ""),
+            "/desk?assignee=me&q=E-1042%20%26%20%3Cb%3E"
+        );
+        assert_eq!(
+            href(&q, "page", "4"),
+            "/desk?status=open&assignee=me&q=E-1042%20%26%20%3Cb%3E&page=4"
+        );
+        assert_eq!(
+            href(&q, "page", "1"),
+            "/desk?status=open&assignee=me&q=E-1042%20%26%20%3Cb%3E"
+        );
         assert_eq!(href(&QueueQuery::default(), "status", ""), "/desk");
+    }
+
+    #[test]
+    fn counts_read_with_thousands_separators() {
+        for (n, want) in [
+            (0, "0"),
+            (7, "7"),
+            (999, "999"),
+            (1_000, "1,000"),
+            (5_123, "5,123"),
+            (1_234_567, "1,234,567"),
+            (-4_200, "-4,200"),
+        ] {
+            assert_eq!(thousands(n), want);
+        }
+    }
+
+    #[test]
+    fn the_range_line_says_which_rows_of_how_many() {
+        for (total, offset, shown, page, want) in [
+            (0, 0, 0, 1, "No tickets"),
+            (1, 0, 1, 1, "1 ticket"),
+            (3, 0, 3, 1, "3 tickets"),
+            (5_123, 0, 200, 1, "1–200 of 5,123 tickets"),
+            (5_123, 200, 200, 2, "201–400 of 5,123 tickets"),
+            (5_123, 5_000, 123, 26, "5,001–5,123 of 5,123 tickets"),
+            (
+                5_123,
+                6_000,
+                0,
+                31,
+                "Page 31 is past the end: 5,123 tickets",
+            ),
+        ] {
+            assert_eq!(range_line(total, offset, shown, page), want);
+        }
+    }
+
+    #[test]
+    fn assignee_words() {
+        assert_eq!(assignee_filter("", "a@x.test"), None);
+        assert_eq!(
+            assignee_filter("me", "a@x.test"),
+            Some(AssigneeFilter::Agent("a@x.test".into()))
+        );
+        assert_eq!(
+            assignee_filter("none", "a@x.test"),
+            Some(AssigneeFilter::Unassigned)
+        );
+        assert_eq!(
+            assignee_filter("b@x.test", "a@x.test"),
+            Some(AssigneeFilter::Agent("b@x.test".into()))
+        );
     }
 }

@@ -682,9 +682,7 @@ fn a_description_is_the_first_message_on_one_line_cut_at_160_characters() {
     for _ in 0..2_000 {
         let mut text = String::new();
         while text.chars().count() < 175 {
-            seed = seed
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1);
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
             text.push_str(pieces[(seed >> 33) as usize % pieces.len()]);
             if (seed >> 40).is_multiple_of(7) {
                 text.push_str(&"w".repeat((seed >> 50) as usize % 40));

@@ -802,7 +802,7 @@ class Run:
         agent.fill(reply_form + " textarea[name=text]", ANSWER)
         agent.submit(reply_form)
         agent.wait("the answer in the conversation", lambda: ANSWER in agent.text_of(".conversation .message .text"))
-        agent.wait("the status pending", lambda: "pending" in agent.text_of(".heading .badge"))
+        agent.wait("the Pending badge", lambda: "Pending" in agent.text_of(".heading .badge"))
         t = time.monotonic()
         for who in ("ann@acme.test", "bob@acme.test", "carol@acme.test"):
             s.wait_mail(who, "ticket_updated", contains=ANSWER)

@@ -1,15 +1,21 @@
-//! The daemon against a private Dovecot (DESIGN §7): a generated mailbox of
-//! 10,000 messages (new requests with Cc, threaded replies, 20-200 KB
-//! attachments, auto-replies, bounces, several charsets) delivered into the
-//! support Maildir, then in one run:
+//! The daemon against a private Dovecot (DESIGN §7): generated mailboxes of
+//! 2,000, 10,000 and 50,000 messages (new requests with Cc, threaded replies,
+//! 20-200 KB attachments, auto-replies, bounces, several charsets), each
+//! delivered into a fresh support Maildir, then for each:
 //!
 //! * the floor: one IMAP connection fetching every message raw, no ingest;
 //! * `ticketd run --once` over the same mailbox: full ingest, commit, move;
 //! * their ratio, messages per second, and the daemon's peak RSS;
-//! * IDLE latency: APPEND to committed ticket, median and p99 over 100.
+//! * the correctness of what was timed (tickets, threading, nothing ignored
+//!   stored, the inbox empty), asserted;
+//! * IDLE latency (10,000 only): APPEND to committed ticket, median and p99
+//!   over 100;
+//!
+//! and a table of the three, with whether peak memory stays flat (under
+//! 64 MiB, within 10 % across sizes).
 //!
 //! `cargo bench --bench daemon` (root: it starts Dovecot). `BENCH_MESSAGES`
-//! changes the mailbox size; `BENCH_VERBOSE=1` prints the daemon's log (with
+//! runs one size instead; `BENCH_VERBOSE=1` prints the daemon's log (with
 //! each batch's fetch and ingest times); `BENCH_WRAP="valgrind --tool=massif"`
 //! runs the daemon under a profiler. Under `cargo test` it runs a small
 //! mailbox once.
@@ -27,10 +33,77 @@ use std::time::{Duration, Instant};
 
 use dovecot::{deliver, Dovecot};
 
+/// The mailbox sizes: under `cargo bench` 2,000, 10,000 and 50,000 (peak
+/// memory must not grow with the mailbox), `BENCH_MESSAGES` for one size,
+/// a small one under `cargo test`. IDLE latency is measured on the middle
+/// size (or the only one).
 fn main() {
     let bench = std::env::args().any(|a| a == "--bench");
-    let n = report::messages(bench, 10_000, 200);
+    let sizes: Vec<usize> = match std::env::var("BENCH_MESSAGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        Some(n) => vec![n],
+        None if bench => vec![2_000, 10_000, 50_000],
+        None => vec![200],
+    };
     let samples = if bench { 100 } else { 5 };
+    let latency_at = sizes[sizes.len() / 2];
+    let rows: Vec<Row> = sizes
+        .iter()
+        .map(|&n| run_size(n, if n == latency_at { samples } else { 0 }))
+        .collect();
+
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!();
+    println!(
+        "{:>8} {:>10} {:>10} {:>12} {:>10} {:>7} {:>10}",
+        "messages", "floor ms", "floor/s", "run --once ms", "msg/s", "ratio", "peak RSS"
+    );
+    for r in &rows {
+        println!(
+            "{:>8} {:>10.0} {:>10.0} {:>12.0} {:>10.0} {:>6.2}x {:>6.1} MiB",
+            r.n,
+            ms(r.floor),
+            r.n as f64 / r.floor.as_secs_f64(),
+            ms(r.ingest),
+            r.n as f64 / r.ingest.as_secs_f64(),
+            r.ingest.as_secs_f64() / r.floor.as_secs_f64(),
+            r.peak_kib as f64 / 1024.0
+        );
+    }
+    let peaks: Vec<u64> = rows.iter().map(|r| r.peak_kib).collect();
+    let (lo, hi) = (
+        peaks.iter().copied().min().unwrap_or(0),
+        peaks.iter().copied().max().unwrap_or(0),
+    );
+    println!(
+        "peak RSS {:.1}-{:.1} MiB: {} 64 MiB, spread {:.0} % ({} 10 %)",
+        lo as f64 / 1024.0,
+        hi as f64 / 1024.0,
+        if hi < 64 * 1024 { "under" } else { "OVER" },
+        100.0 * (hi - lo) as f64 / lo.max(1) as f64,
+        if (hi - lo) * 10 <= lo {
+            "within"
+        } else {
+            "NOT within"
+        }
+    );
+}
+
+/// One size's figures.
+struct Row {
+    n: usize,
+    floor: Duration,
+    ingest: Duration,
+    peak_kib: u64,
+}
+
+/// A fresh Dovecot holding `n` generated messages: the floor (median of 3),
+/// `run --once` timed and its result checked, then (with `samples`) IDLE
+/// latency over the running daemon.
+fn run_size(n: usize, samples: usize) -> Row {
+    println!();
     let (raws, kinds) = mailbox::generate_with_kinds(
         n,
         &mailbox::Mix {
@@ -42,6 +115,7 @@ fn main() {
 
     let dv = Dovecot::start();
     deliver(&dv, &raws);
+    drop(raws); // 50,000 messages are 800 MB: the Maildir has them now
     let work = tempfile::tempdir().expect("temp dir");
     let config = work.path().join("ticketd.toml");
     std::fs::write(
@@ -109,19 +183,62 @@ fn main() {
     let inbox_left = dv.imap().count("INBOX");
     let verdict = Verdict::read(&work.path().join("ticketd.db"), &kinds, inbox_left);
 
-    // IDLE latency: APPEND, then wait for the committed ticket.
-    let log = std::fs::File::create(work.path().join("run.log")).expect("log");
+    let latency = (samples > 0).then(|| idle_latency(&dv, work.path(), &config, samples));
+
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "floor (raw IMAP fetch, median of 3) {:.0} ms; run --once {:.0} ms ({:.0} msg/s, {:.2}x the floor); peak RSS {:.1} MiB",
+        ms(floor),
+        ms(ingest),
+        n as f64 / ingest.as_secs_f64(),
+        ingest.as_secs_f64() / floor.as_secs_f64(),
+        peak_kib as f64 / 1024.0
+    );
+    if let Some(lat) = &latency {
+        let p = |q: f64| lat[((lat.len() as f64 * q).ceil() as usize).clamp(1, lat.len()) - 1];
+        println!(
+            "IDLE latency, APPEND to committed ticket ({samples} messages): median {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+            ms(p(0.5)),
+            ms(p(0.99)),
+            ms(lat[lat.len() - 1])
+        );
+    }
+    println!("daemon said: {summary}");
+    verdict.print_and_check();
+    if std::env::var_os("BENCH_VERBOSE").is_some() {
+        print!(
+            "{}",
+            std::fs::read_to_string(work.path().join("once.log")).unwrap_or_default()
+        );
+    }
+    Row {
+        n,
+        floor,
+        ingest,
+        peak_kib,
+    }
+}
+
+/// IDLE latency: APPEND, then wait for the committed ticket, `samples`
+/// times, over a running daemon; sorted.
+fn idle_latency(
+    dv: &Dovecot,
+    work: &std::path::Path,
+    config: &std::path::Path,
+    samples: usize,
+) -> Vec<Duration> {
+    let log = std::fs::File::create(work.join("run.log")).expect("log");
     let mut daemon = Command::new(env!("CARGO_BIN_EXE_ticketd"))
         .arg("--config")
-        .arg(&config)
+        .arg(config)
         .arg("run")
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
         .expect("ticketd run");
-    let db = work.path().join("ticketd.db");
+    let db = work.join("ticketd.db");
     wait_until(Duration::from_secs(30), || {
-        std::fs::read_to_string(work.path().join("run.log"))
+        std::fs::read_to_string(work.join("run.log"))
             .unwrap_or_default()
             .contains("connected to the mailbox")
     });
@@ -157,44 +274,8 @@ fn main() {
         .status();
     let _ = daemon.wait();
     lat.sort();
-    let p = |q: f64| lat[((lat.len() as f64 * q).ceil() as usize).clamp(1, lat.len()) - 1];
 
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    println!("{:<44} {:>10}  {:>10}", "measure", "time", "msg/s");
-    println!(
-        "{:<44} {:>8.0}ms  {:>10.0}",
-        "floor: raw IMAP fetch (median of 3)",
-        ms(floor),
-        n as f64 / floor.as_secs_f64()
-    );
-    println!(
-        "{:<44} {:>8.0}ms  {:>10.0}",
-        "ticketd run --once (fetch, ingest, move)",
-        ms(ingest),
-        n as f64 / ingest.as_secs_f64()
-    );
-    println!(
-        "ratio ingest/floor: {:.2}x",
-        ingest.as_secs_f64() / floor.as_secs_f64()
-    );
-    println!(
-        "peak RSS of ticketd run --once: {:.1} MiB",
-        peak_kib as f64 / 1024.0
-    );
-    println!(
-        "IDLE latency, APPEND to committed ticket ({samples} messages): median {:.1} ms, p99 {:.1} ms, max {:.1} ms",
-        ms(p(0.5)),
-        ms(p(0.99)),
-        ms(lat[lat.len() - 1])
-    );
-    println!("daemon said: {summary}");
-    verdict.print_and_check();
-    if std::env::var_os("BENCH_VERBOSE").is_some() {
-        print!(
-            "{}",
-            std::fs::read_to_string(work.path().join("once.log")).unwrap_or_default()
-        );
-    }
+    lat
 }
 
 async fn fetch_all(cfg: &ticketd::config::ImapConfig, n: usize) -> Duration {

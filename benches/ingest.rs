@@ -8,7 +8,11 @@
 //! `cargo bench --bench ingest` (release build). Under `cargo test` it runs a
 //! small mailbox once as a smoke check that every message gets an outcome.
 
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+use rusqlite::trace::{TraceEvent, TraceEventCodes};
 
 #[path = "common/mailbox.rs"]
 mod mailbox;
@@ -38,7 +42,15 @@ fn main() {
     );
     report::print_mailbox(&mailbox);
 
-    let runs = if bench { 5 } else { 1 };
+    // BENCH_RUNS: fewer (or more) timed runs than the 5 of `cargo bench`.
+    let runs = if bench {
+        std::env::var("BENCH_RUNS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(5)
+    } else {
+        1
+    };
     let mut floor = Vec::new();
     let mut batch = Vec::new();
     for _ in 0..runs {
@@ -58,6 +70,7 @@ fn main() {
         "msg",
         &mut single,
     );
+    statements_per_outcome(&mailbox, if bench { 1_000 } else { 50 });
     println!(
         "peak RSS: {:.1} MiB",
         report::peak_rss_kib("self") as f64 / 1024.0
@@ -148,4 +161,71 @@ fn parse_floor(mailbox: &[Vec<u8>]) -> Duration {
     }
     assert!(parts >= mailbox.len());
     start.elapsed()
+}
+
+/// SQL statements run since the last reset: the mail's own, and those
+/// triggers run for it (the search index).
+static STATEMENTS: AtomicU64 = AtomicU64::new(0);
+static IN_TRIGGERS: AtomicU64 = AtomicU64::new(0);
+/// `BENCH_SQL=1`: print the statements of the first three mails counted.
+static PRINT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn count_statement(e: TraceEvent<'_>) {
+    if let TraceEvent::Stmt(_, sql) = e {
+        // A trigger's program is announced as "-- TRIGGER name".
+        let counter = if sql.starts_with("--") {
+            &IN_TRIGGERS
+        } else {
+            &STATEMENTS
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        if PRINT.load(Ordering::Relaxed) {
+            println!("    {}", sql.split_whitespace().collect::<Vec<_>>().join(" "));
+        }
+    }
+}
+
+/// How many statements one mail costs, by outcome: the first half of the
+/// mailbox ingested in batches as the daemon does (so that replies find
+/// their tickets), then `sample` mails one batch each, counted.
+fn statements_per_outcome(mailbox: &[Vec<u8>], sample: usize) {
+    let (_dir, mut store, ingestor) = setup(Durability::Normal);
+    let half = mailbox.len() / 2;
+    for chunk in mailbox[..half].chunks(100) {
+        ingestor.ingest_batch(&mut store, chunk, NOW).expect("batch");
+    }
+    store
+        .conn()
+        .trace_v2(TraceEventCodes::SQLITE_TRACE_STMT, Some(count_statement));
+    let mut by: BTreeMap<Outcome, (u64, u64, u64)> = BTreeMap::new();
+    let print = std::env::var_os("BENCH_SQL").is_some();
+    for (i, raw) in mailbox[half..].iter().take(sample).enumerate() {
+        PRINT.store(print && i < 3, Ordering::Relaxed);
+        STATEMENTS.store(0, Ordering::Relaxed);
+        IN_TRIGGERS.store(0, Ordering::Relaxed);
+        let reports = ingestor
+            .ingest_batch(&mut store, std::slice::from_ref(raw), NOW)
+            .expect("one");
+        let outcome = reports[0].outcome;
+        if PRINT.load(Ordering::Relaxed) {
+            println!("  ^ the statements of one mail, {}", outcome.as_str());
+        }
+        let e = by.entry(outcome).or_default();
+        e.0 += 1;
+        // BEGIN and COMMIT are the batch's, not the mail's.
+        e.1 += STATEMENTS.load(Ordering::Relaxed).saturating_sub(2);
+        e.2 += IN_TRIGGERS.load(Ordering::Relaxed);
+    }
+    store.conn().trace_v2(TraceEventCodes::empty(), None);
+    assert!(!by.is_empty(), "no mail counted");
+    println!("SQL statements per mail, by outcome (besides the batch's BEGIN and COMMIT):");
+    for (outcome, (n, stmts, trig)) in &by {
+        assert!(*stmts > 0, "{outcome:?}: no statement counted");
+        println!(
+            "  {:<12} {:>5.1} statements, {:>4.1} trigger programs  ({n} mails)",
+            outcome.as_str(),
+            *stmts as f64 / *n as f64,
+            *trig as f64 / *n as f64
+        );
+    }
 }

@@ -264,19 +264,8 @@ pub struct LogConfig {
     pub level: Option<String>,
 }
 
-/// `[[rules]]`: a regular expression on one part of the mail that sets
-/// priority and category and copies named capture groups into `fields`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RuleConfig {
-    #[serde(default)]
-    pub name: Option<String>,
-    /// `from`, `to`, `subject`, `body`, or `header:<Name>`.
-    pub field: String,
-    pub pattern: String,
-    pub priority: Option<String>,
-    pub category: Option<String>,
-}
+/// `[[rules]]`: the core's own type (`domain::rules`), read here as written.
+pub use crate::domain::rules::RuleConfig;
 
 fn default_db() -> PathBuf {
     PathBuf::from("ticketd.db")

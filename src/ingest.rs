@@ -27,6 +27,7 @@ use seen::{body_digest, recall, Recall};
 mod seen;
 mod web;
 
+pub use crate::clock::now;
 pub use crate::domain::web::WebUpdate;
 pub use web::{DeskReply, NewTicket, Upload};
 
@@ -68,6 +69,8 @@ enum Parsed<'t> {
         /// How it is remembered (Message-ID or raw hash), and its body digest.
         key: String,
         digest: Option<String>,
+        /// SHA-256 of the raw bytes, as the stored raw mail records it.
+        raw_sha256: String,
     },
 }
 
@@ -209,7 +212,7 @@ impl Ingestor {
     /// that fails for a reason of its own is quarantined without spoiling the
     /// others; a temporary failure (busy, disk full) aborts the whole batch so
     /// that nothing is acknowledged.
-    pub fn ingest_batch<R: AsRef<[u8]>>(
+    pub fn ingest_batch<R: AsRef<[u8]> + Sync>(
         &self,
         store: &mut Store,
         raws: &[R],
@@ -228,7 +231,7 @@ impl Ingestor {
     /// [`Self::ingest_batch`], then `finish` inside the same transaction
     /// before it commits: the daemon records there which mailbox messages it
     /// now owes a move, so that the record and the tickets commit together.
-    pub fn ingest_batch_then<R: AsRef<[u8]>>(
+    pub fn ingest_batch_then<R: AsRef<[u8]> + Sync>(
         &self,
         store: &mut Store,
         mails: &[Arrival<R>],
@@ -236,18 +239,58 @@ impl Ingestor {
         finish: impl FnOnce(&Connection, &[Report]) -> Result<(), StoreError>,
     ) -> Result<Vec<Report>, StoreError> {
         // Every mail of the batch is read before the lock is taken (a batch
-        // is bounded in bytes by its caller).
-        let texts: Vec<Cow<'_, [u8]>> = mails.iter().map(|m| self.text(m.raw.as_ref())).collect();
-        let parsed: Vec<Parsed<'_>> = mails
-            .iter()
-            .zip(&texts)
-            .map(|(m, t)| self.parse(m.raw.as_ref(), t))
-            .collect();
-        let mut tx = store.write()?;
+        // is bounded in bytes by its caller), on every core.
+        let texts: Vec<Cow<'_, [u8]>> = on_every_core(mails, |m| self.text(m.raw.as_ref()));
+        let pairs: Vec<(&Arrival<R>, &Cow<'_, [u8]>)> = mails.iter().zip(&texts).collect();
+        let parsed: Vec<Parsed<'_>> = on_every_core(&pairs, |(m, t)| self.parse(m.raw.as_ref(), t));
+        // The common case first: every mail of the batch applies cleanly,
+        // so none needs a savepoint of its own. A savepoint is not free: the
+        // pages it touches are copied to a subjournal, and the search index
+        // (FTS5) writes its pending terms out at every savepoint, one tiny
+        // index segment per mail, that later merges rewrite. Should one mail
+        // fail for a reason of its own, the whole pass is rolled back and the
+        // batch redone with a savepoint each, so that one is quarantined
+        // without spoiling the others. Processing is a function of the mail,
+        // the database and `now`, so the second pass decides as the first
+        // would have; attachment files are content-addressed, so writing one
+        // again is a no-op.
+        let tx = store.write()?;
+        let reports = match self.batch_pass(&tx, mails, &parsed, now, false)? {
+            Some(reports) => {
+                finish(&tx, &reports)?;
+                tx.commit()?;
+                reports
+            }
+            None => {
+                drop(tx); // rolls the first pass back
+                let tx = store.write()?;
+                let reports = self
+                    .batch_pass(&tx, mails, &parsed, now, true)?
+                    .unwrap_or_default();
+                finish(&tx, &reports)?;
+                tx.commit()?;
+                reports
+            }
+        };
+        Ok(reports)
+    }
+
+    /// One pass over a batch inside `tx`. Without savepoints, `None` as soon
+    /// as a mail fails for a reason of its own (the caller rolls back and
+    /// comes again with savepoints); with them, such a mail is rolled back to
+    /// its savepoint and quarantined. A temporary failure is an error either
+    /// way: nothing of the batch may be acknowledged.
+    fn batch_pass<R: AsRef<[u8]>>(
+        &self,
+        tx: &Connection,
+        mails: &[Arrival<R>],
+        parsed: &[Parsed<'_>],
+        now: Timestamp,
+        savepoints: bool,
+    ) -> Result<Option<Vec<Report>>, StoreError> {
         let mut reports = Vec::with_capacity(mails.len());
-        for (mail, parsed) in mails.iter().zip(&parsed) {
+        for (i, (mail, parsed)) in mails.iter().zip(parsed).enumerate() {
             let raw = mail.raw.as_ref();
-            let sp = tx.savepoint()?;
             let job = Job {
                 raw,
                 now,
@@ -255,21 +298,25 @@ impl Ingestor {
                 mode: Mode::Commit,
                 replay: false,
             };
-            match self.process(&sp, &job, parsed) {
+            if savepoints {
+                tx.execute_batch(&format!("SAVEPOINT mail{i}"))?;
+            }
+            match self.process(tx, &job, parsed) {
                 Ok(r) => {
-                    sp.commit()?;
+                    if savepoints {
+                        tx.execute_batch(&format!("RELEASE mail{i}"))?;
+                    }
                     reports.push(r);
                 }
                 Err(e) if e.is_temporary() => return Err(e),
+                Err(_) if !savepoints => return Ok(None),
                 Err(e) => {
-                    drop(sp); // rolls the savepoint back
-                    reports.push(self.quarantine_failed(&tx, raw, &e, now)?);
+                    tx.execute_batch(&format!("ROLLBACK TO mail{i}; RELEASE mail{i}"))?;
+                    reports.push(self.quarantine_failed(tx, raw, &e, now)?);
                 }
             }
         }
-        finish(&tx, &reports)?;
-        tx.commit()?;
-        Ok(reports)
+        Ok(Some(reports))
     }
 
     /// Ingests quarantine entry `id` again (after a fix), in one transaction
@@ -438,11 +485,21 @@ impl Ingestor {
             return Parsed::TooLarge;
         }
         let msg = normalize(text, self.normalize);
+        // Hashed here, off the write lock and on every core, once: the
+        // stored raw mail's checksum, and the key of a mail without a
+        // Message-ID when its line endings needed no change.
+        let raw_sha256 = sha256_hex(raw);
         let (key, digest) = match msg.as_ref().ok().and_then(|m| m.message_id.as_ref()) {
             Some(id) => (format!("mid:{id}"), Some(body_digest(text))),
+            None if std::ptr::eq(text, raw) => (format!("sha256:{raw_sha256}"), None),
             None => (format!("sha256:{}", sha256_hex(text)), None),
         };
-        Parsed::Mail { msg, key, digest }
+        Parsed::Mail {
+            msg,
+            key,
+            digest,
+            raw_sha256,
+        }
     }
 
     fn process(
@@ -458,9 +515,14 @@ impl Ingestor {
             mode,
             replay,
         } = *job;
-        let (parsed, key, digest) = match parsed {
+        let (parsed, key, digest, raw_sha256) = match parsed {
             Parsed::TooLarge => return self.quarantine_too_large(conn, raw, now, replay),
-            Parsed::Mail { msg, key, digest } => (msg, key.clone(), digest.clone()),
+            Parsed::Mail {
+                msg,
+                key,
+                digest,
+                raw_sha256,
+            } => (msg, key.clone(), digest.clone(), raw_sha256.as_str()),
         };
         let report = |outcome,
                       ticket: Option<TicketId>,
@@ -535,7 +597,7 @@ impl Ingestor {
                     _ => None,
                 };
                 let d = decide::decide_unusual(&class, sent.as_deref());
-                keep_ignored(conn, raw, d.reason.as_deref(), &summary, now)?;
+                keep_ignored(conn, raw, raw_sha256, d.reason.as_deref(), &summary, now)?;
                 if let Change::MarkBouncing { recipients } = &d.change {
                     apply::mark_bouncing(conn, recipients, &d.trace.join("; "), now)?;
                 }
@@ -565,7 +627,7 @@ impl Ingestor {
         let d = decide::decide(msg, &snap, &self.policy, now);
         let ticket = match &d.change {
             Change::Ticket(change) => {
-                let raw_id = apply::store_raw(conn, raw)?;
+                let raw_id = apply::store_raw_hashed(conn, raw, raw_sha256)?;
                 Some(apply::apply_ticket(
                     conn,
                     &env,
@@ -609,7 +671,7 @@ impl Ingestor {
             }
             // (`Forbidden` is the portal's: mail never names a ticket outright.)
             Change::Nothing | Change::MarkBouncing { .. } | Change::Forbidden => {
-                keep_ignored(conn, raw, d.reason.as_deref(), &summary, now)?;
+                keep_ignored(conn, raw, raw_sha256, d.reason.as_deref(), &summary, now)?;
                 None
             }
         };
@@ -622,11 +684,12 @@ impl Ingestor {
 fn keep_ignored(
     conn: &Connection,
     raw: &[u8],
+    raw_sha256: &str,
     reason: Option<&str>,
     summary: &str,
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    let raw_id = apply::store_raw(conn, raw)?;
+    let raw_id = apply::store_raw_hashed(conn, raw, raw_sha256)?;
     let reason = reason.unwrap_or("ignored");
     apply::event(
         conn,
@@ -637,11 +700,28 @@ fn keep_ignored(
     )
 }
 
-/// The wall clock, read at the edge and passed into the core.
-pub fn now() -> Timestamp {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    Timestamp(secs)
+/// `f` over `items` in order, split across the machine's cores: decoding,
+/// HTML and quote stripping are pure (about a sixth of a mail's time in
+/// `cargo bench --bench ingest`), and the one writer only waits for them. Small batches stay on this thread (a thread
+/// costs more than a short mail). A panic in a worker is this thread's.
+fn on_every_core<'a, T: Sync, U: Send>(items: &'a [T], f: impl Fn(&'a T) -> U + Sync) -> Vec<U> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    if cores < 2 || items.len() < 2 * cores {
+        return items.iter().map(f).collect();
+    }
+    let chunk = items.len().div_ceil(cores);
+    let f = &f;
+    std::thread::scope(|s| {
+        let workers: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| s.spawn(move || part.iter().map(f).collect::<Vec<U>>()))
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    })
 }
+
+#[cfg(test)]
+mod batch_tests;

@@ -16,7 +16,9 @@
 #![forbid(unsafe_code)]
 
 pub mod attachments;
+pub mod backoff;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod daemon;
 pub mod delivery;

@@ -2,6 +2,7 @@
 //! line, and peak memory read from /proc.
 
 /// `BENCH_MESSAGES`, else `full` under `cargo bench` and `smoke` under `cargo test`.
+#[allow(dead_code)] // the daemon benchmark runs three sizes of its own
 pub fn messages(bench: bool, full: usize, smoke: usize) -> usize {
     std::env::var("BENCH_MESSAGES")
         .ok()

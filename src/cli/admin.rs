@@ -10,7 +10,7 @@ use super::{open_ingestor, open_store, print_json, CmdResult, Exit, Failure};
 use crate::config::Config;
 use crate::domain::model::{Role, TicketId};
 use crate::domain::time::Timestamp;
-use crate::ingest::now;
+use crate::clock::now;
 use crate::store::queries;
 
 #[derive(Debug, Subcommand)]

@@ -8,7 +8,7 @@ use crate::config::Config;
 use crate::domain::commands::Assignment;
 use crate::domain::model::{normalize_email, Priority, Status, TicketId};
 use crate::domain::time::{Timestamp, DAY};
-use crate::ingest::now;
+use crate::clock::now;
 use crate::store::console::ConsoleUpdate;
 use crate::store::queries::{self, Messages, Ticket};
 

@@ -15,7 +15,6 @@
 //! Mail over `store.max_message_bytes` is never downloaded: its size is
 //! known before the fetch, and it is moved to the failed folder unread.
 
-pub(crate) mod backoff;
 mod db;
 mod folder;
 mod plan;
@@ -31,7 +30,7 @@ use crate::imap::ImapError;
 use crate::ingest::{Ingestor, SetupError};
 use crate::observe::Observer;
 use crate::store::{Durability, Store, StoreError};
-use backoff::Backoff;
+use crate::backoff::{self, Backoff};
 
 pub use folder::Stats;
 
@@ -156,8 +155,8 @@ pub async fn run(
 fn retry_wait(e: &DaemonError, imap: &ImapConfig, backoff: &mut Backoff) -> Option<Duration> {
     let wait = match e {
         DaemonError::Imap(i) if i.needs_operator() => backoff::OPERATOR_WAIT,
-        DaemonError::Imap(_) => backoff.next(backoff::jitter()),
-        DaemonError::Store(s) if s.is_temporary() => backoff.next(backoff::jitter()),
+        DaemonError::Imap(_) => backoff.next(crate::clock::jitter()),
+        DaemonError::Store(s) if s.is_temporary() => backoff.next(crate::clock::jitter()),
         DaemonError::Store(_)
         | DaemonError::Setup(_)
         | DaemonError::NoImap

@@ -10,11 +10,11 @@ use sha2::{Digest, Sha256};
 
 use crate::domain::address::Addressing;
 use crate::domain::classify::OWN_LOOP_HEADER;
-use crate::domain::model::{NotificationKind, TicketId};
 use crate::domain::normalize::one_line;
 use crate::domain::time::Timestamp;
 
 use super::html_body;
+pub use crate::store::outbox::{Outgoing, ThreadFacts};
 
 /// Who ticketd's mail comes from.
 #[derive(Debug, Clone)]
@@ -25,35 +25,6 @@ pub struct Identity {
     pub addressing: Addressing,
     /// The value of ticketd's loop header.
     pub loop_id: String,
-}
-
-/// The ticket a notification belongs to, as its thread headers need it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ThreadFacts {
-    pub id: TicketId,
-    /// The ticket's subject without tag: Outlook's `Thread-Topic`.
-    pub subject: String,
-    pub created_at: Timestamp,
-}
-
-/// An outbox row, as delivery reads it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Outgoing {
-    pub id: i64,
-    pub kind: NotificationKind,
-    pub to: Vec<String>,
-    pub subject: String,
-    pub body_text: String,
-    /// The HTML alternative rendered with the text; `None` for a row queued
-    /// before there was one (its HTML is then made from the text).
-    pub body_html: Option<String>,
-    /// Without angle brackets, as stored.
-    pub message_id: String,
-    pub in_reply_to: Option<String>,
-    pub references: Vec<String>,
-    pub ticket: Option<ThreadFacts>,
-    pub created_at: Timestamp,
-    pub attempts: u32,
 }
 
 /// Why a row cannot become a message at all (no retry can help).
@@ -264,6 +235,7 @@ fn filetime(t: Timestamp) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::model::{NotificationKind, TicketId};
 
     fn facts() -> ThreadFacts {
         ThreadFacts {

@@ -26,12 +26,13 @@ use lettre::transport::smtp::client::AsyncSmtpConnection;
 use tokio::sync::{watch, Notify};
 
 use crate::config::{Config, SmtpConfig};
-use crate::daemon::backoff::{jitter, Backoff};
+use crate::backoff::{self, Backoff};
+use crate::clock::jitter;
 use crate::domain::address::Addressing;
 use crate::domain::model::email_domain;
 use crate::domain::retry::{classify_reply, Attempt, Next, RetryPolicy};
 use crate::domain::time::Timestamp;
-use crate::ingest::now;
+use crate::clock::now;
 use crate::observe::Observer;
 use crate::store::outbox::{self, Claimed, Recorded};
 use crate::store::tokens;
@@ -378,7 +379,7 @@ impl Courier {
                     let wait = match e {
                         // Retrying a refused login every few seconds helps
                         // no one and may lock the account.
-                        DeliveryError::LoginRefused { .. } => crate::daemon::backoff::OPERATOR_WAIT,
+                        DeliveryError::LoginRefused { .. } => backoff::OPERATOR_WAIT,
                         _ => backoff.next(jitter()),
                     };
                     tracing::error!(error = %e, retry_in_secs = wait.as_secs_f32(), failures = backoff.failures(), "outbox delivery paused");

@@ -5,10 +5,26 @@
 use std::collections::BTreeMap;
 
 use regex::Regex;
+use serde::Deserialize;
 
 use super::message::InboundMessage;
 use super::model::Priority;
-use crate::config::RuleConfig;
+
+/// One `[[rules]]` entry as the operator wrote it (DESIGN §5): a regular
+/// expression on one part of the mail that sets priority and category and
+/// copies named capture groups into `fields`. The config reads it; the core
+/// owns it, so that compiling rules needs nothing from the config module.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleConfig {
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `from`, `to`, `subject`, `body`, or `header:<Name>`.
+    pub field: String,
+    pub pattern: String,
+    pub priority: Option<String>,
+    pub category: Option<String>,
+}
 
 /// Which part of the mail a rule reads.
 #[derive(Debug, Clone, PartialEq, Eq)]

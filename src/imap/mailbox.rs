@@ -169,17 +169,20 @@ impl Mailbox {
         let limit = self.limit;
         let s = self.session()?;
         let set = uid_set(uids);
-        let fetches: Vec<_> = Self::timed(limit, "UID FETCH RFC822.SIZE", async {
-            s.uid_fetch(&set, "(UID RFC822.SIZE)")
-                .await?
-                .try_collect()
-                .await
+        // Each response is reduced to its two numbers as it arrives: a
+        // collected `Fetch` pins the read buffer it was cut from, which at
+        // 10,000 waiting messages was 6.5 KB each, before the first batch.
+        let mut out: Vec<(u32, u32)> = Self::timed(limit, "UID FETCH RFC822.SIZE", async {
+            let mut stream = s.uid_fetch(&set, "(UID RFC822.SIZE)").await?;
+            let mut out = Vec::with_capacity(uids.len());
+            while let Some(f) = stream.try_next().await? {
+                if let Some(uid) = f.uid {
+                    out.push((uid, f.size.unwrap_or(0)));
+                }
+            }
+            Ok(out)
         })
         .await?;
-        let mut out: Vec<(u32, u32)> = fetches
-            .iter()
-            .filter_map(|f| Some((f.uid?, f.size.unwrap_or(0))))
-            .collect();
         out.sort_unstable();
         Ok(out)
     }

@@ -9,7 +9,7 @@ use sd_notify::NotifyState;
 use tokio::sync::watch;
 
 use super::{status_line, Backlog, Observer};
-use crate::ingest::now;
+use crate::clock::now;
 use crate::store::{queries, Store};
 
 fn send(states: &[NotifyState<'_>]) {

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use super::StoreError;
 use crate::attachments::{sha256_hex, AttachmentDir};
@@ -85,14 +85,20 @@ pub fn drop_raw_if_unused(conn: &Connection, raw_id: i64) -> Result<usize, Store
 /// I/O into a zero-filled cell: binding it would copy it twice more in
 /// memory (SQLite's own copy, then the record), for a 40 MB mail 80 MB.
 pub fn store_raw(conn: &Connection, raw: &[u8]) -> Result<i64, StoreError> {
+    store_raw_hashed(conn, raw, &sha256_hex(raw))
+}
+
+/// [`store_raw`] with the hash already taken (ingest takes it before the
+/// write lock, on every core).
+pub fn store_raw_hashed(conn: &Connection, raw: &[u8], sha256: &str) -> Result<i64, StoreError> {
     const STREAM_ABOVE: usize = 256 * 1024;
     if raw.len() <= STREAM_ABOVE {
         conn.prepare_cached("INSERT INTO raw_mail (sha256, bytes) VALUES (?1, ?2)")?
-            .execute(params![sha256_hex(raw), raw])?;
+            .execute(params![sha256, raw])?;
         return Ok(conn.last_insert_rowid());
     }
     conn.prepare_cached("INSERT INTO raw_mail (sha256, bytes) VALUES (?1, zeroblob(?2))")?
-        .execute(params![sha256_hex(raw), raw.len() as i64])?;
+        .execute(params![sha256, raw.len() as i64])?;
     let id = conn.last_insert_rowid();
     let mut blob = conn.blob_open(rusqlite::MAIN_DB, "raw_mail", "bytes", id, false)?;
     for (n, chunk) in raw.chunks(1024 * 1024).enumerate() {
@@ -131,6 +137,19 @@ pub fn upsert_user(
     personal: &[String],
     now: Timestamp,
 ) -> Result<i64, StoreError> {
+    // Most addresses are known and complete: a read, where the upsert would
+    // rewrite the row and its base_email index entry for nothing (the
+    // update below changes only what is still NULL).
+    let known: Option<i64> = conn
+        .prepare_cached(
+            "SELECT id FROM users WHERE email = ?1 AND base_email IS NOT NULL
+             AND (name IS NOT NULL OR ?2 IS NULL)",
+        )?
+        .query_row(params![who.email, who.name], |r| r.get(0))
+        .optional()?;
+    if let Some(id) = known {
+        return Ok(id);
+    }
     let id = conn
         .prepare_cached(
             "INSERT INTO users (email, name, role, org, created_at, base_email) VALUES (?1, ?2, 'member', ?3, ?4, ?5)

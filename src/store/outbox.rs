@@ -8,7 +8,6 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::apply::event;
 use super::StoreError;
-use crate::delivery::compose::{Outgoing, ThreadFacts};
 use crate::domain::model::{NotificationKind, TicketId};
 use crate::domain::time::Timestamp;
 
@@ -19,6 +18,35 @@ pub fn any_due(conn: &Connection, now: Timestamp) -> Result<bool, StoreError> {
             "SELECT EXISTS (SELECT 1 FROM outbox WHERE status = 'pending' AND next_attempt_at <= ?1)",
         )?
         .query_row([now.0], |r| r.get(0))?)
+}
+
+/// The ticket a notification belongs to, as its thread headers need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadFacts {
+    pub id: TicketId,
+    /// The ticket's subject without tag: Outlook's `Thread-Topic`.
+    pub subject: String,
+    pub created_at: Timestamp,
+}
+
+/// An outbox row, as delivery reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    pub id: i64,
+    pub kind: NotificationKind,
+    pub to: Vec<String>,
+    pub subject: String,
+    pub body_text: String,
+    /// The HTML alternative rendered with the text; `None` for a row queued
+    /// before there was one (its HTML is then made from the text).
+    pub body_html: Option<String>,
+    /// Without angle brackets, as stored.
+    pub message_id: String,
+    pub in_reply_to: Option<String>,
+    pub references: Vec<String>,
+    pub ticket: Option<ThreadFacts>,
+    pub created_at: Timestamp,
+    pub attempts: u32,
 }
 
 /// A claimed row, with the token row its password link will use (DESIGN

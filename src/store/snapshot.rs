@@ -82,14 +82,18 @@ pub fn load(
             .take(100)
             .map(|m| m.email.as_str()),
     );
-    let mut bouncing = HashSet::new();
-    let mut stmt =
-        conn.prepare_cached("SELECT 1 FROM users WHERE email = ?1 AND bouncing_since IS NOT NULL")?;
-    for e in possible {
-        if !bouncing.contains(e) && stmt.exists([e])? {
-            bouncing.insert(e.to_owned());
-        }
-    }
+    // One statement for every address (a mail's are up to a hundred and
+    // more), not one each: the list goes in as a JSON array.
+    possible.sort_unstable();
+    possible.dedup();
+    let list = serde_json::to_string(&possible).unwrap_or_else(|_| "[]".into());
+    let bouncing: HashSet<String> = conn
+        .prepare_cached(
+            "SELECT email FROM users WHERE bouncing_since IS NOT NULL \
+             AND email IN (SELECT value FROM json_each(?1))",
+        )?
+        .query_map([list], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
     Ok(Snapshot {
         sender,
         candidate,

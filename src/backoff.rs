@@ -2,6 +2,8 @@
 //! minutes, with jitter so that many daemons restarted together (after a
 //! server restart) do not all knock at once. Credentials problems wait the
 //! longest: retrying a wrong password in a hot loop only locks the account.
+//! Shared by the mailbox worker and the outbox courier; pure (the jitter is
+//! passed in, from [`crate::clock::jitter`]).
 
 use std::time::Duration;
 
@@ -42,18 +44,6 @@ impl Backoff {
     }
 }
 
-/// A jitter value from the clock's sub-second noise: no RNG dependency, and
-/// two processes started together still differ.
-pub fn jitter() -> f64 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let mixed =
-        (u64::from(nanos) ^ u64::from(std::process::id())).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    (mixed >> 11) as f64 / (1u64 << 53) as f64
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -73,7 +63,7 @@ mod tests {
         assert_eq!(b.next(0.0), Duration::from_secs(4));
         let mut b = Backoff::new(Duration::from_secs(8), Duration::from_secs(300));
         assert_eq!(b.next(0.5), Duration::from_secs(6));
-        let j = jitter();
+        let j = crate::clock::jitter();
         assert!((0.0..1.0).contains(&j));
     }
 }

@@ -180,7 +180,10 @@ fn count_statement(e: TraceEvent<'_>) {
         };
         counter.fetch_add(1, Ordering::Relaxed);
         if PRINT.load(Ordering::Relaxed) {
-            println!("    {}", sql.split_whitespace().collect::<Vec<_>>().join(" "));
+            println!(
+                "    {}",
+                sql.split_whitespace().collect::<Vec<_>>().join(" ")
+            );
         }
     }
 }
@@ -192,7 +195,9 @@ fn statements_per_outcome(mailbox: &[Vec<u8>], sample: usize) {
     let (_dir, mut store, ingestor) = setup(Durability::Normal);
     let half = mailbox.len() / 2;
     for chunk in mailbox[..half].chunks(100) {
-        ingestor.ingest_batch(&mut store, chunk, NOW).expect("batch");
+        ingestor
+            .ingest_batch(&mut store, chunk, NOW)
+            .expect("batch");
     }
     store
         .conn()

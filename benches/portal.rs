@@ -29,6 +29,8 @@
 
 #[path = "common/big_db.rs"]
 mod big_db;
+#[path = "common/http.rs"]
+mod http;
 #[path = "common/report.rs"]
 #[allow(dead_code)] // this benchmark prints its own table
 mod report;
@@ -40,48 +42,17 @@ use big_db::{
     BigDb, Spec, BIG_ORG, INTERNAL_MARK, MEMBER, MEMBER_TICKETS, MEMBER_WATCHES, PASSWORD,
     THREAD_FILES, THREAD_PUBLIC,
 };
+use http::{check_once, get_request, ms, run_load, Http};
 use rusqlite::{params, Connection, OptionalExtension};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 const SESSIONS: usize = 50;
 const TARGET_P99: Duration = Duration::from_millis(50);
 
 fn main() {
-    let bench = std::env::args().any(|a| a == "--bench");
-    let small = !bench || std::env::var("TICKETD_BENCH_SMALL").is_ok_and(|v| v == "1");
-    let messages = report::messages(!small, 500_000, 5_000).max(5_000);
-    let tickets = messages / 5;
-    let seconds: f64 = std::env::var("BENCH_SECONDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10.0);
-    // Smoke runs: a couple of requests per session instead of a duration.
-    let load = if small {
-        Load::Requests(2)
-    } else {
-        Load::For(Duration::from_secs_f64(seconds))
-    };
-
-    // BENCH_DB: the folder of a database kept by an earlier run (BENCH_KEEP=1).
-    let kept = std::env::var_os("BENCH_DB").map(std::path::PathBuf::from);
-    let dir = tempfile::tempdir().expect("temp dir");
-    let folder = kept.clone().unwrap_or_else(|| dir.path().to_owned());
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    let port = listener.local_addr().expect("address").port();
-    let config_text = format!(
-        "{}[portal]\nlisten = \"127.0.0.1:0\"\ncategories = [\"Billing\", \"Export\"]\n",
-        big_db::config_toml(&format!("http://127.0.0.1:{port}"))
-    );
-    let config = ticketd::config::Config::parse(&config_text, &folder)
-        .unwrap_or_else(|p| panic!("config: {p:?}"));
-
-    let phc = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-        .block_on(ticketd::web::auth::hash_password(PASSWORD.to_owned()))
-        .expect("hash the password");
+    let b = http::Bench::new(10.0);
+    let (small, load, kept) = (b.small, b.load, b.kept.clone());
+    let (messages, tickets) = (b.messages, b.tickets);
+    let (config, phc, addr) = (b.config.clone(), b.password_hash.clone(), b.addr.clone());
     let t0 = Instant::now();
     let db = match &kept {
         Some(_) => big_db::open(&config, SESSIONS),
@@ -114,28 +85,12 @@ fn main() {
     );
 
     // The server: the portal's own state and `serve`, on its own thread.
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let server_config = config.clone();
-    let server = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("server runtime");
-        rt.block_on(async move {
-            let state = ticketd::web::state(&server_config).expect("portal state");
-            listener.set_nonblocking(true).expect("nonblocking");
-            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-            ticketd::web::serve(listener, state, stopped)
-                .await
-                .expect("serve");
-        });
-    });
+    let server = b.serve();
 
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("client runtime");
-    let addr = format!("127.0.0.1:{port}");
     let expect = Expectations::read(&config.store.path, &db);
 
     let mut results = Vec::new();
@@ -181,19 +136,16 @@ fn main() {
             if only.as_deref().is_some_and(|o| o != name) {
                 continue;
             }
+            let verify = |body: &str| match check {
+                Check::MemberList => expect.member_active(body),
+                Check::AdminList => expect.admin_active(body),
+                Check::Thread => expect.thread(body),
+            };
             // Warm-up: connections, the pool's connections, the page cache.
-            let warm = match load {
-                Load::For(d) => Load::For(d / 5),
-                Load::Requests(_) => Load::Requests(1),
-            };
-            run_load(&addr, tokens, &path, check, &expect, warm).await;
+            run_load(&addr, tokens, &path, &verify, load.warm_up()).await;
             // One session alone: what a request costs when nothing waits.
-            let alone = match load {
-                Load::For(d) => Load::For(d / 4),
-                Load::Requests(n) => Load::Requests(n),
-            };
-            let one = run_load(&addr, &tokens[..1], &path, check, &expect, alone).await;
-            let r = run_load(&addr, tokens, &path, check, &expect, load).await;
+            let one = run_load(&addr, &tokens[..1], &path, &verify, load.alone()).await;
+            let r = run_load(&addr, tokens, &path, &verify, load).await;
             results.push((what, one, r));
         }
     });
@@ -249,24 +201,8 @@ fn main() {
         report::peak_rss_kib("self") / 1024
     );
 
-    stop.send(true).expect("stop the server");
-    server.join().expect("server thread");
-    if kept.is_none() && std::env::var("BENCH_KEEP").is_ok_and(|v| v == "1") {
-        println!("database kept: {}", config.store.path.display());
-        let _ = dir.keep();
-    }
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-#[derive(Clone, Copy)]
-enum Load {
-    /// Every session sends requests until this much time has passed.
-    For(Duration),
-    /// Every session sends this many requests.
-    Requests(usize),
+    server.stop();
+    b.finish();
 }
 
 #[derive(Clone, Copy)]
@@ -274,77 +210,6 @@ enum Check {
     MemberList,
     AdminList,
     Thread,
-}
-
-struct Figures {
-    n: usize,
-    p50: Duration,
-    p99: Duration,
-    max: Duration,
-    rate: f64,
-}
-
-/// `SESSIONS` connections, one session each, requesting `path` back to back.
-async fn run_load(
-    addr: &str,
-    tokens: &[String],
-    path: &str,
-    check: Check,
-    expect: &Expectations,
-    load: Load,
-) -> Figures {
-    let start = Instant::now();
-    let clients = tokens.iter().map(|token| async move {
-        let mut conn = Http::connect(addr).await;
-        let req = get_request(addr, path, token);
-        let mut lat = Vec::new();
-        loop {
-            match load {
-                Load::For(d) if start.elapsed() >= d => break,
-                Load::Requests(n) if lat.len() >= n => break,
-                _ => {}
-            }
-            let t = Instant::now();
-            let r = conn.send(req.as_bytes()).await;
-            lat.push(t.elapsed());
-            assert_eq!(r.status, 200, "GET {path}: {}", r.head);
-            let body = std::str::from_utf8(r.body).expect("UTF-8 page");
-            match check {
-                Check::MemberList => expect.member_active(body),
-                Check::AdminList => expect.admin_active(body),
-                Check::Thread => expect.thread(body),
-            }
-        }
-        lat
-    });
-    let mut lat: Vec<Duration> = futures_util::future::join_all(clients)
-        .await
-        .into_iter()
-        .flatten()
-        .collect();
-    let elapsed = start.elapsed();
-    lat.sort();
-    let n = lat.len();
-    assert!(n > 0, "no request was answered");
-    let at = |q: f64| lat[((n as f64 * q).ceil() as usize).clamp(1, n) - 1];
-    Figures {
-        n,
-        p50: at(0.50),
-        p99: at(0.99),
-        max: lat[n - 1],
-        rate: n as f64 / elapsed.as_secs_f64(),
-    }
-}
-
-async fn check_once(addr: &str, token: &str, path: &str, check: impl Fn(&str)) {
-    let mut conn = Http::connect(addr).await;
-    let r = conn.send(get_request(addr, path, token).as_bytes()).await;
-    assert_eq!(r.status, 200, "GET {path}: {}", r.head);
-    check(std::str::from_utf8(r.body).expect("UTF-8 page"));
-}
-
-fn get_request(addr: &str, path: &str, token: &str) -> String {
-    format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nCookie: ticketd={token}\r\nConnection: keep-alive\r\n\r\n")
 }
 
 /// The median of `runs` sign-ins over one connection, and of Argon2 alone.
@@ -404,87 +269,6 @@ async fn sign_in_cost(addr: &str, runs: usize) -> ((Duration, usize), Duration) 
     }
     argon.sort();
     (login, argon[argon.len() / 2])
-}
-
-// ------------------------------------------------------------ HTTP client
-
-/// One keep-alive HTTP/1.1 connection; responses read by Content-Length.
-///
-/// The client shares the two cores with the server it measures, so it reads
-/// each answer where it landed (no copy of the body) and checks it in one
-/// pass of `memchr` over its tags (see [`tags`]).
-struct Http {
-    stream: TcpStream,
-    buf: Vec<u8>,
-    /// How much of `buf` the last response took: dropped at the next send.
-    used: usize,
-}
-
-struct Response<'a> {
-    status: u16,
-    head: String,
-    body: &'a [u8],
-}
-
-impl Http {
-    async fn connect(addr: &str) -> Http {
-        let stream = TcpStream::connect(addr).await.expect("connect");
-        stream.set_nodelay(true).expect("nodelay");
-        Http {
-            stream,
-            buf: Vec::with_capacity(256 * 1024),
-            used: 0,
-        }
-    }
-
-    async fn fill(&mut self) {
-        if self.buf.capacity() - self.buf.len() < 16 * 1024 {
-            self.buf.reserve(64 * 1024);
-        }
-        let n = self.stream.read_buf(&mut self.buf).await.expect("read");
-        assert!(n > 0, "the server closed the connection");
-    }
-
-    async fn send(&mut self, req: &[u8]) -> Response<'_> {
-        self.buf.drain(..self.used);
-        self.used = 0;
-        self.stream.write_all(req).await.expect("write");
-        let end = loop {
-            if let Some(i) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                break i;
-            }
-            self.fill().await;
-        };
-        let head = String::from_utf8_lossy(&self.buf[..end]).into_owned();
-        let status = head
-            .split(' ')
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .expect("a status line");
-        let header = |name: &str| {
-            head.lines().skip(1).find_map(|l| {
-                let (k, v) = l.split_once(':')?;
-                k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
-            })
-        };
-        assert!(
-            header("transfer-encoding").is_none(),
-            "a chunked response: {head}"
-        );
-        let len: usize = header("content-length")
-            .map(|v| v.parse().expect("Content-Length"))
-            .unwrap_or_else(|| panic!("no Content-Length: {head}"));
-        let total = end + 4 + len;
-        while self.buf.len() < total {
-            self.fill().await;
-        }
-        self.used = total;
-        Response {
-            status,
-            head,
-            body: &self.buf[end + 4..total],
-        }
-    }
 }
 
 /// Every tag of a page: the text from each `<` on (found with `memchr`).

@@ -8,7 +8,10 @@ are refused with 550 (a permanent failure), those starting with "defer" with
 451 (a transient one), so the delivery tests meet real SMTP replies; and
 --starttls CERT KEY requires STARTTLS with that certificate, and
 --implicit-tls CERT KEY speaks TLS from the first byte, and --auth USER:PASSWORD
-requires a login.
+requires a login; --oauth2-introspect URL requires an OAuth2 bearer login
+(XOAUTH2 and OAUTHBEARER, or those in --oauth2-mechanisms) whose token the
+RFC 7662 introspection endpoint URL calls active for that user, as Postfix with
+Dovecot SASL and Dovecot's oauth2 passdb would.
 
 A real SMTP receiver (aiosmtpd) on 127.0.0.1 that stores every received
 message, byte for byte as sent in DATA, as OUTDIR/<seq>.eml and appends one
@@ -70,6 +73,7 @@ class SinkHandler:
             "rcpt_tos": envelope.rcpt_tos,
             "size": len(data),
             "peer": list(session.peer) if session.peer else None,
+            "auth": session.auth_data if isinstance(session.auth_data, str) else None,
             "time": time.time(),
         }) + "\n")
         if self.maildir_root:
@@ -102,6 +106,64 @@ class SinkHandler:
             os.rename(tmp, os.path.join(box, "new", name))
 
 
+def bearer_mechanisms(handler, url, mechanisms):
+    """AUTH XOAUTH2 / OAUTHBEARER (RFC 7628) on the handler, each token
+    checked by POSTing it to the introspection endpoint URL."""
+    import base64
+    import urllib.parse
+    import urllib.request
+    from aiosmtpd.smtp import AuthResult, MISSING
+
+    def active(user, token):
+        body = urllib.parse.urlencode({"token": token}).encode()
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url, data=body), timeout=10) as r:
+                info = json.loads(r.read())
+        except Exception:
+            return False
+        return info.get("active") is True and info.get("username") == user
+
+    def fields(text):
+        return dict(p.split("=", 1) for p in text.split("\x01") if "=" in p)
+
+    def read(mechanism, raw):
+        text = raw.decode("utf-8", "replace")
+        if mechanism == "XOAUTH2":
+            f = fields(text)
+            user = f.get("user")
+        else:
+            gs2, _, rest = text.partition("\x01")
+            user = next((p[2:] for p in gs2.split(",") if p.startswith("a=")), None)
+            user = user and user.replace("=2C", ",").replace("=3D", "=")
+            f = fields(rest)
+        bearer = f.get("auth", "")
+        return user, bearer[7:] if bearer.startswith("Bearer ") else None
+
+    def make(mechanism):
+        async def method(server, args):
+            if len(args) > 1:
+                try:
+                    raw = base64.b64decode(args[1], validate=True)
+                except Exception:
+                    return AuthResult(success=False, handled=False)
+            else:
+                raw = await server.challenge_auth("")
+                if raw is MISSING:
+                    return AuthResult(success=False, handled=True)
+            user, token = read(mechanism, raw)
+            loop = asyncio.get_running_loop()
+            if user and token and await loop.run_in_executor(None, active, user, token):
+                return AuthResult(success=True, auth_data="%s %s" % (mechanism, user))
+            # RFC 7628 3.2.2: the error status as a challenge; 535 after the empty answer.
+            await server.challenge_auth(json.dumps({"status": "invalid_token", "schemes": "bearer"}))
+            # handled=False: aiosmtpd answers 535 itself.
+            return AuthResult(success=False, handled=False)
+        return method
+
+    for m in mechanisms:
+        setattr(handler, "auth_" + m.upper(), make(m.upper()))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -117,6 +179,10 @@ def main():
                     help="require AUTH (PLAIN/LOGIN, over TLS) with these credentials")
     ap.add_argument("--implicit-tls", nargs=2, metavar=("CERT", "KEY"), default=None,
                     help="TLS from the first byte (port 465 style) with this certificate and key")
+    ap.add_argument("--oauth2-introspect", default=None, metavar="URL",
+                    help="require an OAuth2 bearer login checked against this introspection URL")
+    ap.add_argument("--oauth2-mechanisms", default="XOAUTH2 OAUTHBEARER",
+                    help="the bearer mechanisms offered (default: XOAUTH2 OAUTHBEARER)")
     ap.add_argument("--maildir-root", default=None,
                     help="also deliver into DIR/<domain>/<local>/Maildir (a dovecot-up.sh STATE_DIR/mail)")
     args = ap.parse_args()
@@ -149,6 +215,15 @@ def main():
             # handled=False: aiosmtpd answers 535 itself (True would send nothing).
             return AuthResult(success=ok, handled=False)
         auth = dict(authenticator=authenticator, auth_required=True,
+                    auth_require_tls=tls_context is not None or implicit is not None)
+
+    if args.oauth2_introspect:
+        bearer_mechanisms(handler, args.oauth2_introspect, args.oauth2_mechanisms.split())
+        from aiosmtpd.smtp import AuthResult
+
+        def no_password(server, session, envelope, mechanism, data):
+            return AuthResult(success=False, handled=False)
+        auth = dict(authenticator=no_password, auth_required=True, auth_exclude_mechanism=["PLAIN", "LOGIN"],
                     auth_require_tls=tls_context is not None or implicit is not None)
 
     class Ctl(Controller):

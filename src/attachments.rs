@@ -2,8 +2,7 @@
 //! (`ab/cdef…`): the same file mailed twice is stored once, and no name a
 //! customer chose ever reaches the filesystem.
 
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -58,22 +57,9 @@ impl AttachmentDir {
             .recursive(true)
             .mode(0o700)
             .create(dir)?;
-        let tmp = dir.join(format!(
-            ".{}.{}.tmp",
-            path.file_name().and_then(|n| n.to_str()).unwrap_or("x"),
-            std::process::id()
-        ));
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        f.write_all(data)?;
-        // On disk before the transaction that names it commits.
-        f.sync_all()?;
-        drop(f);
-        std::fs::rename(&tmp, &path)?;
+        // On disk before the transaction that names it commits; a lost
+        // rename is rebuilt from the raw mail in the database.
+        crate::private_file::write(&path, &[data], crate::private_file::Rename::Unsynced)?;
         Ok(path)
     }
 }

@@ -705,7 +705,9 @@ fn keep_ignored(
 /// `cargo bench --bench ingest`), and the one writer only waits for them. Small batches stay on this thread (a thread
 /// costs more than a short mail). A panic in a worker is this thread's.
 fn on_every_core<'a, T: Sync, U: Send>(items: &'a [T], f: impl Fn(&'a T) -> U + Sync) -> Vec<U> {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    let cores = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
     if cores < 2 || items.len() < 2 * cores {
         return items.iter().map(f).collect();
     }

@@ -12,7 +12,8 @@
 //! * [`store`] is the SQLite edge; [`ingest`] glues one message end to end:
 //!   nothing is acknowledged anywhere before its transaction commits, and a
 //!   message seen again is recognised as a duplicate.
-//! * [`delivery`] sends the outbox over SMTP; [`imap`] and [`daemon`] watch the mailbox.
+//! * [`delivery`] sends the outbox over SMTP; [`imap`] and [`daemon`] watch the mailbox;
+//!   [`oauth`] gets both their OAuth2 tokens.
 #![forbid(unsafe_code)]
 
 pub mod attachments;
@@ -25,7 +26,9 @@ pub mod delivery;
 pub mod domain;
 pub mod imap;
 pub mod ingest;
+pub mod oauth;
 pub mod observe;
+pub mod private_file;
 pub mod render;
 pub mod store;
 pub mod tls;

@@ -7,10 +7,10 @@ use clap::Subcommand;
 
 use super::table::Table;
 use super::{open_ingestor, open_store, print_json, CmdResult, Exit, Failure};
+use crate::clock::now;
 use crate::config::Config;
 use crate::domain::model::{Role, TicketId};
 use crate::domain::time::Timestamp;
-use crate::clock::now;
 use crate::store::queries;
 
 #[derive(Debug, Subcommand)]

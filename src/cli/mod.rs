@@ -15,6 +15,7 @@ mod completions;
 mod ingest;
 pub mod logging;
 mod man;
+mod oauth;
 mod run;
 mod table;
 mod tickets;
@@ -151,6 +152,9 @@ pub enum Command {
     Backup { path: PathBuf },
     /// The web portal alone (`[portal]`) on the same database, without IMAP.
     Portal,
+    /// OAuth2 for `[imap.oauth2]` / `[smtp.oauth2]`: the one-time sign-in.
+    #[command(subcommand)]
+    Oauth(oauth::OauthCmd),
     /// Print the shell completion script for bash, zsh or fish.
     Completions {
         #[arg(value_enum)]
@@ -219,6 +223,7 @@ fn run(cli: Cli) -> CmdResult {
         Command::Users(c) => admin::users(&config, c),
         Command::Backup { path } => admin::backup(&config, &path),
         Command::Portal => run::portal(&config),
+        Command::Oauth(c) => oauth::run(&config, c),
     }
 }
 

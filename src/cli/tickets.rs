@@ -4,11 +4,11 @@ use clap::Subcommand;
 
 use super::table::Table;
 use super::{open_ingestor, open_store, print_json, CmdResult, Failure};
+use crate::clock::now;
 use crate::config::Config;
 use crate::domain::commands::Assignment;
 use crate::domain::model::{normalize_email, Priority, Status, TicketId};
 use crate::domain::time::{Timestamp, DAY};
-use crate::clock::now;
 use crate::store::console::ConsoleUpdate;
 use crate::store::queries::{self, Messages, Ticket};
 

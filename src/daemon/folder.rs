@@ -11,14 +11,14 @@ use std::sync::Arc;
 
 use tokio::sync::{watch, Notify};
 
-use crate::backoff::Backoff;
 use super::db::{Db, Parts};
 use super::{plan, DaemonError, Mode, IDLE_FOR, MAX_BATCH_BYTES, MOVE_EVERY};
+use crate::backoff::Backoff;
+use crate::clock::now;
 use crate::config::{Config, ImapConfig};
 use crate::domain::model::Outcome;
 use crate::domain::time::Timestamp;
-use crate::imap::{self, Fetched, Mailbox, Wake};
-use crate::clock::now;
+use crate::imap::{self, Mailbox, Wake};
 use crate::ingest::{Arrival, Ingestor, Report};
 use crate::observe::Observer;
 use crate::store::{apply, imap_state, StoreError};
@@ -280,36 +280,9 @@ impl Worker<'_> {
                 .iter()
                 .map(|&(uid, b)| (uid, if u64::from(b) > limit { 0 } else { b }))
                 .collect();
-            let batches = plan::batches(&planned, cfg.batch_size as usize, MAX_BATCH_BYTES);
-            // The next batch is fetched while this one is ingested: the
-            // mailbox's I/O and the database's work overlap. Acknowledging
-            // is unchanged: a batch is moved only after its own commit, and
-            // a batch fetched ahead but not ingested is simply read again.
-            let mut ahead: Option<Result<Vec<Fetched>, imap::ImapError>> = None;
-            for (i, batch) in batches.iter().enumerate() {
-                let (to_fetch, too_large) = self.split(batch, &sizes);
-                let fetch_started = Instant::now();
-                self.observer.expect_within(self.timeouts());
-                let fetched = match ahead.take() {
-                    Some(fetched) => fetched?,
-                    None => mb.fetch(&to_fetch).await?,
-                };
-                let waited_ms = fetch_started.elapsed().as_millis() as u64;
-                let next: Option<Vec<u32>> = match batches.get(i + 1) {
-                    Some(b) if !self.stopping() && std::env::var_os("XP_NO_PREFETCH").is_none() => Some(self.split(b, &sizes).0),
-                    _ => None,
-                };
-                let (ingested, prefetched) = tokio::join!(
-                    self.batch(validity, fetched, too_large, waited_ms),
-                    async {
-                        match next {
-                            Some(uids) => Some(mb.fetch(&uids).await),
-                            None => None,
-                        }
-                    }
-                );
-                ahead = prefetched;
-                match ingested {
+            for batch in plan::batches(&planned, cfg.batch_size as usize, MAX_BATCH_BYTES) {
+                let (to_fetch, too_large) = self.split(&batch, &sizes);
+                match self.batch(mb, validity, &to_fetch, too_large).await {
                     Ok(()) => {}
                     Err(DaemonError::Stopped) => {
                         // This batch stays in the mailbox; earlier ones are moved.
@@ -331,12 +304,6 @@ impl Worker<'_> {
                 }
             }
         }
-    }
-
-    /// What a fetch, a transaction or a move may take before the watchdog
-    /// calls the worker stuck.
-    fn timeouts(&self) -> Duration {
-        Duration::from_secs(self.imap.timeout_secs) * 3 + Duration::from_secs(60)
     }
 
     /// The batch's UIDs to fetch, and those over `store.max_message_bytes`.
@@ -366,25 +333,28 @@ impl Worker<'_> {
         (fetch, too_large)
     }
 
-    /// One fetched batch: parse, decide and commit on the blocking pool
+    /// One batch: fetch, then parse, decide and commit on the blocking pool
     /// (with the moves it owes, and the record of the mail too large to
-    /// fetch), then note the moves owed. `fetch_ms`: how long the worker
-    /// waited for the fetch (nothing when it was fetched ahead).
+    /// fetch), then note the moves owed.
     async fn batch(
         &mut self,
+        mb: &mut Mailbox,
         validity: u32,
-        fetched: Vec<Fetched>,
+        uids: &[u32],
         too_large: Vec<TooLarge>,
-        fetch_ms: u64,
     ) -> Result<(), DaemonError> {
         let cfg = self.imap;
-        let timeouts = self.timeouts();
+        let timeouts = Duration::from_secs(cfg.timeout_secs) * 3 + Duration::from_secs(60);
+        // A fetch, then (below) the transaction, then a move.
+        self.observer.expect_within(timeouts);
         let started = Instant::now();
+        let fetched = mb.fetch(uids).await?;
+        let fetch_ms = started.elapsed().as_millis() as u64;
         let bytes: u64 = fetched.iter().map(|f| f.raw.len() as u64).sum();
         // However long the ingest takes, the runtime stays free (the watchdog
         // is fed, /healthz answers); only one past this budget is stuck.
         self.observer
-            .expect_within(plan::ingest_budget(bytes, self.busy_timeout) + timeouts);
+            .expect_within(plan::ingest_budget(bytes, self.busy_timeout));
         let at = now();
         let fetched_uids: Vec<u32> = fetched.iter().map(|f| f.uid).collect();
         let mails: Vec<Arrival<Vec<u8>>> = fetched
@@ -411,7 +381,7 @@ impl Worker<'_> {
         self.observer.expect_within(timeouts);
         self.moved_unrecorded.clear();
         self.committed.notify_one();
-        let ingest_ms = started.elapsed().as_millis() as u64;
+        let ingest_ms = started.elapsed().as_millis() as u64 - fetch_ms;
         let outcomes: Vec<Outcome> = reports.iter().map(|r| r.outcome).collect();
         self.observer
             .ingested(&outcomes, Duration::from_millis(ingest_ms));
@@ -470,7 +440,7 @@ impl Worker<'_> {
         tracing::info!(
             messages = reports.len(),
             too_large = too_large.len(),
-            ms = started.elapsed().as_millis() as u64 + fetch_ms,
+            ms = started.elapsed().as_millis() as u64,
             fetch_ms,
             ingest_ms,
             bytes,

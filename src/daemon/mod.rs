@@ -25,12 +25,12 @@ use std::sync::Arc;
 
 use tokio::sync::{watch, Notify};
 
+use crate::backoff::{self, Backoff};
 use crate::config::{Config, ImapConfig};
 use crate::imap::ImapError;
 use crate::ingest::{Ingestor, SetupError};
 use crate::observe::Observer;
 use crate::store::{Durability, Store, StoreError};
-use crate::backoff::{self, Backoff};
 
 pub use folder::Stats;
 

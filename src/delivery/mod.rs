@@ -25,14 +25,14 @@ use futures_util::StreamExt;
 use lettre::transport::smtp::client::AsyncSmtpConnection;
 use tokio::sync::{watch, Notify};
 
-use crate::config::{Config, SmtpConfig};
 use crate::backoff::{self, Backoff};
 use crate::clock::jitter;
+use crate::clock::now;
+use crate::config::{Config, SmtpConfig};
 use crate::domain::address::Addressing;
 use crate::domain::model::email_domain;
 use crate::domain::retry::{classify_reply, Attempt, Next, RetryPolicy};
 use crate::domain::time::Timestamp;
-use crate::clock::now;
 use crate::observe::Observer;
 use crate::store::outbox::{self, Claimed, Recorded};
 use crate::store::tokens;

@@ -16,7 +16,8 @@ use lettre::transport::smtp::client::{
 use lettre::transport::smtp::extension::ClientId;
 use tokio::net::TcpStream;
 
-use crate::config::{Security, SmtpConfig};
+use crate::config::{Secret, Security, SmtpAuth, SmtpConfig};
+use crate::oauth::{sasl, Service, TokenSource};
 use crate::tls;
 
 /// Why the transport cannot even be set up (a config problem).
@@ -76,6 +77,8 @@ pub struct Connector {
     starttls: Option<TlsParameters>,
     hello: ClientId,
     credentials: Option<Credentials>,
+    /// `auth = "xoauth2"`: the user and where the bearer token comes from.
+    oauth: Option<(String, TokenSource)>,
     timeout: Duration,
 }
 
@@ -103,7 +106,9 @@ impl Connector {
             credentials: cfg
                 .username
                 .as_ref()
+                .filter(|_| cfg.auth == SmtpAuth::Password)
                 .map(|u| Credentials::new(u.clone(), cfg.secret.0.clone())),
+            oauth: token_source(cfg),
             timeout: Duration::from_secs(cfg.timeout_secs.max(1)),
         })
     }
@@ -113,14 +118,43 @@ impl Connector {
         format!("{}:{}", self.host, self.port)
     }
 
-    /// A new session: connected, greeted, encrypted as configured, logged in.
+    /// A new session: connected, greeted, encrypted as configured, logged
+    /// in. A refused OAuth2 token is refreshed and tried once more.
     pub async fn connect(&self) -> Result<AsyncSmtpConnection, SmtpFailure> {
+        let first = self.timed_open().await;
+        match (&first, &self.oauth) {
+            (Err(f), Some((_, source))) if f.login_refused && f.code.is_some() => {
+                if !source.refused().await {
+                    return first;
+                }
+                tracing::warn!(
+                    server = %self.server(),
+                    reason = %f.message,
+                    "the SMTP server refused the OAuth2 access token; refreshing it and trying once more"
+                );
+                self.timed_open().await
+            }
+            _ => first,
+        }
+    }
+
+    async fn timed_open(&self) -> Result<AsyncSmtpConnection, SmtpFailure> {
         tokio::time::timeout(self.timeout * 2, self.open())
             .await
             .map_err(|_| no_answer(self.timeout * 2))?
     }
 
     async fn open(&self) -> Result<AsyncSmtpConnection, SmtpFailure> {
+        // The token first: a refresh never holds a connection open.
+        let token = match &self.oauth {
+            Some((_, source)) => Some(source.token().await.map_err(|e| SmtpFailure {
+                code: None,
+                message: format!("cannot get an OAuth2 access token: {e}"),
+                login_refused: e.needs_operator(),
+                permanent: false,
+            })?),
+            None => None,
+        };
         let tcp = TcpStream::connect((self.host.as_str(), self.port))
             .await
             .map_err(|e| SmtpFailure::local(format!("cannot connect: {e}")))?;
@@ -164,6 +198,14 @@ impl Connector {
                     permanent: false,
                 })?;
         }
+        if let (Some((user, source)), Some(token)) = (&self.oauth, token) {
+            authenticate_bearer(&mut conn, user, &token)
+                .await
+                .map_err(|mut f| {
+                    f.message = format!("{}; check smtp.username and {}", f.message, source.hint());
+                    f
+                })?;
+        }
         Ok(conn)
     }
 
@@ -183,6 +225,92 @@ impl Connector {
             reply.first_line().unwrap_or("")
         ))
     }
+}
+
+/// AUTH XOAUTH2 when the server offers it, else OAUTHBEARER (RFC 7628),
+/// sent by hand: lettre knows no OAUTHBEARER, and its XOAUTH2 cannot answer
+/// the error challenge a refusing server sends (RFC 7628 §3.2.3: an empty
+/// line, then the server's 535).
+async fn authenticate_bearer(
+    conn: &mut AsyncSmtpConnection,
+    user: &str,
+    token: &Secret,
+) -> Result<(), SmtpFailure> {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let (mechanism, message) = if conn
+        .server_info()
+        .supports_auth_mechanism(Mechanism::Xoauth2)
+    {
+        ("XOAUTH2", sasl::xoauth2(user, &token.0))
+    } else {
+        ("OAUTHBEARER", sasl::oauthbearer(user, &token.0))
+    };
+    let refused = |code: Option<u16>, detail: String| SmtpFailure {
+        code,
+        message: format!("AUTH {mechanism} refused ({detail})"),
+        // 4xx: the server's auth service is in trouble, not the token.
+        login_refused: code.is_some_and(|c| c >= 500),
+        permanent: false,
+    };
+    let reply = conn
+        .command(format!("AUTH {mechanism} {}\r\n", b64.encode(message)))
+        .await;
+    match reply {
+        Ok(r) if r.has_code(235) => Ok(()),
+        Ok(r) if r.has_code(334) => {
+            // The challenge is the server's JSON error status: keep it for the message.
+            let status = r
+                .first_line()
+                .and_then(|l| b64.decode(l.trim()).ok())
+                .map(|j| {
+                    String::from_utf8_lossy(&j)
+                        .chars()
+                        .take(200)
+                        .collect::<String>()
+                })
+                .unwrap_or_default();
+            let end = conn.command("\r\n").await;
+            let code = match &end {
+                Ok(r) => Some(u16::from(r.code())),
+                Err(e) => e.status().map(u16::from),
+            };
+            let detail = match end {
+                Err(e) => format!("{e}; {status}"),
+                Ok(r) => format!(
+                    "{} {}; {status}",
+                    u16::from(r.code()),
+                    r.first_line().unwrap_or("")
+                ),
+            };
+            Err(refused(code.or(Some(535)), detail))
+        }
+        Ok(r) => Err(refused(
+            Some(u16::from(r.code())),
+            r.first_line().unwrap_or("").to_owned(),
+        )),
+        Err(e) => Err(refused(e.status().map(u16::from), e.to_string())),
+    }
+}
+
+/// Where XOAUTH2 takes its token from (`None`: a password login, or none).
+fn token_source(cfg: &SmtpConfig) -> Option<(String, TokenSource)> {
+    if cfg.auth != SmtpAuth::Xoauth2 {
+        return None;
+    }
+    let user = cfg.username.clone().unwrap_or_default();
+    let source = match (&cfg.oauth2, &cfg.oauth_token_file) {
+        (Some(o), _) => TokenSource::Provider {
+            cfg: o.clone(),
+            service: Service::Smtp,
+            timeout: Duration::from_secs(cfg.timeout_secs.max(1)),
+        },
+        (None, path) => TokenSource::File {
+            path: path.clone().unwrap_or_default(),
+            key: "smtp.oauth_token_file",
+        },
+    };
+    Some((user, source))
 }
 
 fn no_answer(after: Duration) -> SmtpFailure {

@@ -18,9 +18,9 @@ use mail_parser::{HeaderName, HeaderValue, Message, MessagePart, MimeHeaders, Pa
 use regex::Regex;
 
 mod dsn;
-mod text_bounce;
 #[cfg(test)]
 mod tests;
+mod text_bounce;
 
 use dsn::*;
 pub use text_bounce::is_daemon_address;

@@ -11,6 +11,7 @@ use tokio::net::TcpStream;
 use super::mailbox::Mailbox;
 use super::ImapError;
 use crate::config::{ImapAuth, ImapConfig, Security};
+use crate::oauth::{Service, TokenSource};
 use crate::tls;
 
 /// Any byte stream async-imap can drive: plain TCP or TLS over it.
@@ -18,8 +19,59 @@ pub trait Io: AsyncRead + AsyncWrite + Unpin + Send + fmt::Debug {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send + fmt::Debug> Io for T {}
 pub type Stream = Box<dyn Io>;
 
-/// Connects and logs in; every step bounded by `imap.timeout_secs`.
+/// Connects and logs in; every step bounded by `imap.timeout_secs`. An
+/// OAuth2 token the server refuses is refreshed and tried once more (it
+/// may have been revoked or expired early); a second refusal is final.
 pub async fn connect(cfg: &ImapConfig) -> Result<Mailbox, ImapError> {
+    let source = token_source(cfg);
+    match connect_once(cfg, source.as_ref()).await {
+        Err(ImapError::Auth { reason, .. }) if refreshable(source.as_ref()).await => {
+            tracing::warn!(
+                host = %cfg.host,
+                user = %cfg.username,
+                reason = %reason,
+                "the server refused the OAuth2 access token; refreshing it and trying once more"
+            );
+            connect_once(cfg, source.as_ref()).await
+        }
+        other => other,
+    }
+}
+
+/// Where XOAUTH2 takes its token from (`None`: a password login).
+fn token_source(cfg: &ImapConfig) -> Option<TokenSource> {
+    if cfg.auth != ImapAuth::Xoauth2 {
+        return None;
+    }
+    Some(match (&cfg.oauth2, &cfg.oauth_token_file) {
+        (Some(o), _) => TokenSource::Provider {
+            cfg: o.clone(),
+            service: Service::Imap,
+            timeout: Duration::from_secs(cfg.timeout_secs),
+        },
+        (None, path) => TokenSource::File {
+            path: path.clone().unwrap_or_default(),
+            key: "imap.oauth_token_file",
+        },
+    })
+}
+
+async fn refreshable(source: Option<&TokenSource>) -> bool {
+    match source {
+        Some(s) => s.refused().await,
+        None => false,
+    }
+}
+
+async fn connect_once(
+    cfg: &ImapConfig,
+    source: Option<&TokenSource>,
+) -> Result<Mailbox, ImapError> {
+    // The token first: a refresh never holds a connection open.
+    let token = match source {
+        Some(s) => Some(s.token().await?),
+        None => None,
+    };
     let limit = Duration::from_secs(cfg.timeout_secs);
     let step = |command: &str| ImapError::Timeout {
         command: command.to_owned(),
@@ -77,6 +129,10 @@ pub async fn connect(cfg: &ImapConfig) -> Result<Mailbox, ImapError> {
                 host: cfg.host.clone(),
                 user: cfg.username.clone(),
                 reason,
+                hint: match source {
+                    Some(s) => s.hint(),
+                    None => "the password".into(),
+                },
             }
         }
     };
@@ -94,19 +150,8 @@ pub async fn connect(cfg: &ImapConfig) -> Result<Mailbox, ImapError> {
                 .await
                 .map_err(|(e, _)| auth_err(e.to_string())),
             ImapAuth::Xoauth2 => {
-                let path = cfg
-                    .oauth_token_file
-                    .as_deref()
-                    .unwrap_or(std::path::Path::new(""));
-                let token = std::fs::read_to_string(path).map_err(|source| ImapError::File {
-                    path: path.display().to_string(),
-                    source,
-                })?;
-                let initial = format!(
-                    "user={}\x01auth=Bearer {}\x01\x01",
-                    cfg.username,
-                    token.trim()
-                );
+                let token = token.as_ref().map(|t| t.0.as_str()).unwrap_or_default();
+                let initial = crate::oauth::sasl::xoauth2(&cfg.username, token);
                 client
                     .authenticate("XOAUTH2", Plain(initial))
                     .await

@@ -10,15 +10,16 @@ pub enum ImapError {
     },
     #[error("TLS with {host} failed: {reason}")]
     Tls { host: String, reason: String },
-    #[error(
-        "{host} refused the login of {user}: {reason}; check imap.username and the password (or \
-         the token in imap.oauth_token_file)"
-    )]
+    #[error("{host} refused the login of {user}: {reason}; check imap.username and {hint}")]
     Auth {
         host: String,
         user: String,
         reason: String,
+        /// What else to check: the password, or where the token came from.
+        hint: String,
     },
+    #[error("cannot get an OAuth2 access token for IMAP: {0}")]
+    OAuth(#[from] crate::oauth::OAuthError),
     #[error("{host} cannot log anyone in right now: {reason}; retrying")]
     Unavailable { host: String, reason: String },
     #[error("{host} does not offer {what}")]
@@ -29,11 +30,6 @@ pub enum ImapError {
     Command { command: String, reason: String },
     #[error("the server closed the connection{0}")]
     Closed(String),
-    #[error("cannot read {path}: {source}")]
-    File {
-        path: String,
-        source: std::io::Error,
-    },
 }
 
 impl From<crate::tls::TlsError> for ImapError {
@@ -48,12 +44,12 @@ impl From<crate::tls::TlsError> for ImapError {
 impl ImapError {
     /// Credentials or configuration: retrying at once will not help.
     pub fn needs_operator(&self) -> bool {
+        if let ImapError::OAuth(e) = self {
+            return e.needs_operator();
+        }
         matches!(
             self,
-            ImapError::Auth { .. }
-                | ImapError::Unsupported { .. }
-                | ImapError::File { .. }
-                | ImapError::Tls { .. }
+            ImapError::Auth { .. } | ImapError::Unsupported { .. } | ImapError::Tls { .. }
         )
     }
 

@@ -17,8 +17,12 @@ fn setup() -> (tempfile::TempDir, Store, Ingestor) {
         dir.path(),
     )
     .expect("config");
-    let mut store =
-        Store::open(&config.store.path, Duration::from_secs(5), Durability::Normal).expect("store");
+    let mut store = Store::open(
+        &config.store.path,
+        Duration::from_secs(5),
+        Durability::Normal,
+    )
+    .expect("store");
     let ingestor = Ingestor::new(&config, &mut store).expect("ingestor");
     (dir, store, ingestor)
 }
@@ -33,20 +37,31 @@ fn mail(n: usize, subject: &str) -> Vec<u8> {
 }
 
 fn count(store: &Store, sql: &str) -> i64 {
-    store.conn().query_row(sql, [], |r| r.get(0)).expect("count")
+    store
+        .conn()
+        .query_row(sql, [], |r| r.get(0))
+        .expect("count")
 }
 
 #[test]
 fn a_clean_batch_commits_every_mail_once() {
     let (_dir, mut store, ingestor) = setup();
     let raws: Vec<Vec<u8>> = (0..5).map(|n| mail(n, &format!("Request {n}"))).collect();
-    let reports = ingestor.ingest_batch(&mut store, &raws, NOW).expect("batch");
-    assert!(reports.iter().all(|r| r.outcome == Outcome::Created), "{reports:?}");
+    let reports = ingestor
+        .ingest_batch(&mut store, &raws, NOW)
+        .expect("batch");
+    assert!(
+        reports.iter().all(|r| r.outcome == Outcome::Created),
+        "{reports:?}"
+    );
     assert_eq!(count(&store, "SELECT COUNT(*) FROM tickets"), 5);
     // The search index follows the messages without savepoints in between:
     // every message's text is in it, once.
     assert_eq!(
-        count(&store, "SELECT COUNT(*) FROM search_index WHERE search_index MATCH 'body : hello'"),
+        count(
+            &store,
+            "SELECT COUNT(*) FROM search_index WHERE search_index MATCH 'body : hello'"
+        ),
         5
     );
 }
@@ -64,7 +79,9 @@ fn one_failing_mail_is_quarantined_and_the_rest_of_its_batch_kept() {
         )
         .expect("trigger");
     let raws = vec![mail(1, "First"), mail(2, "Refused"), mail(3, "Third")];
-    let reports = ingestor.ingest_batch(&mut store, &raws, NOW).expect("batch");
+    let reports = ingestor
+        .ingest_batch(&mut store, &raws, NOW)
+        .expect("batch");
     let outcomes: Vec<Outcome> = reports.iter().map(|r| r.outcome).collect();
     assert_eq!(
         outcomes,

@@ -36,7 +36,17 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0007_portal.sql"),
     include_str!("migrations/0008_assignee.sql"),
     include_str!("migrations/0009_search.sql"),
+    include_str!("migrations/0010_facets.sql"),
 ];
+
+/// Bytes of the database file a connection reads through a memory map:
+/// address space, not memory (the kernel's page cache holds the pages,
+/// shared by every connection); past it SQLite reads as usual.
+const MMAP_BYTES: u64 = 1 << 30;
+
+/// KiB of page cache per connection (SQLite's default is 2 MiB): the pages
+/// that are not mapped (the WAL's, temporary b-trees) stay warm.
+const CACHE_KIB: u64 = 16 * 1024;
 
 /// How hard a commit tries to survive a power cut.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,6 +112,22 @@ impl Store {
         };
         store.migrate()?;
         Ok(store)
+    }
+
+    /// Tunes a connection that serves pages (the portal's and the desk's
+    /// database threads): reads map the file (`mmap_size`, up to
+    /// MMAP_BYTES) instead of copying each page with a `pread` into the
+    /// connection's own cache — under the desk's load those copies, their
+    /// system calls and the page cache's locks were a quarter of the
+    /// database threads' time (docs/desk-bench.md) — and a larger cache
+    /// keeps the rest warm. Not for the mailbox worker: a mapped page counts
+    /// as the process's resident memory, which must stay flat whatever the
+    /// size of the database. Writes go through the WAL either way.
+    pub fn tune_for_pages(&self) -> Result<(), StoreError> {
+        self.conn.execute_batch(&format!(
+            "PRAGMA mmap_size = {MMAP_BYTES}; PRAGMA cache_size = -{CACHE_KIB};"
+        ))?;
+        Ok(())
     }
 
     /// Opens the database a config names, with its busy timeout.

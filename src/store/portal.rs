@@ -13,6 +13,7 @@ use rusqlite::types::ToSql;
 use rusqlite::{params, Connection, OptionalExtension, Statement};
 
 use super::apply::event;
+use super::search::SearchQuery;
 use super::snapshot::ticket_state;
 use super::StoreError;
 
@@ -192,18 +193,14 @@ fn bind<'s>(
     Ok(stmt.raw_query())
 }
 
-/// A list's conditions besides the access rule, on `t`.
-///
-/// The words are matched with `instr` on ASCII-lowered text (what `LIKE`
-/// does, without wildcards to escape). Not with `LIKE :pattern`: SQLite
-/// marks a statement whose `LIKE` pattern is a bound parameter to be
-/// compiled anew whenever that parameter is bound, which cost every list,
-/// searched or not, a parse and plan of this whole query (a fifth of the
-/// portal's CPU under load).
-const LIST_FILTERS: &str = "(:s1 IS NULL OR t.status IN (:s1, :s2))
-    AND (:q IS NULL OR t.id IS :q_id OR instr(lower(t.subject), :q) > 0
-         OR EXISTS (SELECT 1 FROM messages m WHERE m.ticket_id = t.id AND m.internal = 0
-                    AND instr(lower(m.text), :q) > 0))";
+/// A list's conditions besides the access rule, on `t`: the tab's statuses
+/// and, when words were typed, `search` — [`SearchQuery::condition`] with
+/// `public_only`, so that a word only in an internal note finds nothing
+/// (the FTS5 index of schema v9, never a scan of message texts). A list
+/// with a search and one without are two cached statements.
+fn list_filters(search: &str) -> String {
+    format!("(:s1 IS NULL OR t.status IN (:s1, :s2)) AND {search}")
+}
 
 /// The columns of a list row, on `t` (the ticket) and `u` (its requester):
 /// the start of the first public message (400 characters are plenty for a
@@ -226,10 +223,10 @@ const NEWEST_FIRST: &str = "ORDER BY t.created_at DESC, t.id DESC";
 /// bound `LIMIT` while planning, and so compiles the statement anew every
 /// time it is bound. The portal asks for one page size: one cached
 /// statement per shape.
-fn walk_sql(cond: &str, limit: u64, offset: u64) -> String {
+fn walk_sql(cond: &str, filters: &str, limit: u64, offset: u64) -> String {
     format!(
         "SELECT {ROW_COLUMNS} FROM tickets t JOIN users u ON u.id = t.requester_id
-         WHERE {cond} AND {LIST_FILTERS} {NEWEST_FIRST} LIMIT {limit} OFFSET {offset}"
+         WHERE {cond} AND {filters} {NEWEST_FIRST} LIMIT {limit} OFFSET {offset}"
     )
 }
 
@@ -239,11 +236,11 @@ fn walk_sql(cond: &str, limit: u64, offset: u64) -> String {
 /// from the requester and watcher indexes in no useful order, so they are
 /// sorted; reading every candidate's first message before sorting is what
 /// cost an admin of 10,000 tickets 65 ms.
-fn member_sql(also: &str, limit: u64, offset: u64) -> String {
+fn member_sql(also: &str, filters: &str, limit: u64, offset: u64) -> String {
     format!(
         "WITH page AS MATERIALIZED (
            SELECT t.id, t.created_at FROM tickets t
-           WHERE {member} AND {also} AND {LIST_FILTERS} {NEWEST_FIRST} LIMIT {limit} OFFSET {offset})
+           WHERE {member} AND {also} AND {filters} {NEWEST_FIRST} LIMIT {limit} OFFSET {offset})
          SELECT {ROW_COLUMNS}
          FROM page p JOIN tickets t ON t.id = p.id JOIN users u ON u.id = t.requester_id
          ORDER BY p.created_at DESC, p.id DESC",
@@ -263,16 +260,16 @@ fn member_sql(also: &str, limit: u64, offset: u64) -> String {
 ///   as the rows themselves. The two sets are disjoint (by `t.org`) and
 ///   together are exactly what `may_view_sql(Admin)` grants; the page's rows
 ///   are among the first `limit + offset` of each.
-fn list_sqls(viewer: &Viewer, limit: u32, offset: u32) -> Vec<String> {
+fn list_sqls(viewer: &Viewer, filters: &str, limit: u32, offset: u32) -> Vec<String> {
     let (limit, offset) = (u64::from(limit), u64::from(offset));
     match (viewer.role, viewer.org.is_some()) {
         (Role::NoAccess, _) => Vec::new(),
-        (Role::Agent, _) => vec![walk_sql("1", limit, offset)],
+        (Role::Agent, _) => vec![walk_sql("1", filters, limit, offset)],
         (Role::Admin, true) => vec![
-            walk_sql("t.org = :org", limit + offset, 0),
-            member_sql("t.org IS NOT :org", limit + offset, 0),
+            walk_sql("t.org = :org", filters, limit + offset, 0),
+            member_sql("t.org IS NOT :org", filters, limit + offset, 0),
         ],
-        (Role::Member | Role::Admin, _) => vec![member_sql("1", limit, offset)],
+        (Role::Member | Role::Admin, _) => vec![member_sql("1", filters, limit, offset)],
     }
 }
 
@@ -284,36 +281,26 @@ pub fn tickets_for(
     limit: u32,
     offset: u32,
 ) -> Result<Vec<TicketRow>, StoreError> {
-    // SQLite's lower() folds ASCII only: so must the words.
-    let q: Option<String> = filter
+    let search = filter
         .q
         .as_deref()
-        .map(|q| {
-            q.trim()
-                .chars()
-                .take(200)
-                .collect::<String>()
-                .to_ascii_lowercase()
-        })
-        .filter(|q| !q.is_empty());
-    let q_id: Option<i64> = q
-        .as_deref()
-        .and_then(|q| q.strip_prefix('#').unwrap_or(q).parse().ok());
+        .filter(|q| !q.trim().is_empty())
+        .map(|q| SearchQuery::parse(q).condition("t", true));
+    let filters = list_filters(search.as_ref().map_or("1", |c| c.sql.as_str()));
     let (s1, s2) = filter.status.words();
+    let mut values: Vec<(&str, &dyn ToSql)> = vec![
+        (":email", &viewer.email),
+        (":org", &viewer.org),
+        (":s1", &s1),
+        (":s2", &s2),
+    ];
+    if let Some(c) = &search {
+        values.extend(c.params.iter().map(|(k, v)| (*k, v as &dyn ToSql)));
+    }
     let mut lists = Vec::new();
-    for sql in list_sqls(viewer, limit, offset) {
+    for sql in list_sqls(viewer, &filters, limit, offset) {
         let mut stmt = conn.prepare_cached(&sql)?;
-        let rows = bind(
-            &mut stmt,
-            &[
-                (":email", &viewer.email),
-                (":org", &viewer.org),
-                (":s1", &s1),
-                (":s2", &s2),
-                (":q", &q),
-                (":q_id", &q_id),
-            ],
-        )?;
+        let rows = bind(&mut stmt, &values)?;
         lists.push(read_rows(rows, limit)?);
     }
     let mut rows = match <[_; 2]>::try_from(lists) {
@@ -422,6 +409,18 @@ pub struct PageAttachment {
     pub refused: Option<String>,
 }
 
+/// A message's author from columns 1 (address) and 2 (name) of a row
+/// that `LEFT JOIN`s `users`: `None` when there is none (a system message).
+pub(super) fn author(r: &rusqlite::Row<'_>) -> rusqlite::Result<Option<Person>> {
+    Ok(match r.get::<_, Option<String>>(1)? {
+        Some(email) => Some(Person {
+            email,
+            name: r.get(2)?,
+        }),
+        None => None,
+    })
+}
+
 /// A public message of the conversation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageMessage {
@@ -517,17 +516,10 @@ pub fn ticket_page(
              WHERE m.ticket_id = ?1 AND m.internal = 0 ORDER BY m.id",
         )?
         .query_map([id.0], |r| {
-            let email: Option<String> = r.get(1)?;
             let source = r.get_ref(5)?.as_str().unwrap_or_default();
             Ok(PageMessage {
                 id: r.get(0)?,
-                author: match email {
-                    Some(email) => Some(Person {
-                        email,
-                        name: r.get(2)?,
-                    }),
-                    None => None,
-                },
+                author: author(r)?,
                 date: Timestamp(r.get(3)?),
                 text: r.get(4)?,
                 source: source.parse().unwrap_or_default(),

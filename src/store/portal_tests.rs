@@ -722,8 +722,17 @@ fn a_list_statement_is_prepared_once_and_reused_searched_or_not() {
             };
             tickets_for(conn, v, &f, 50, 0).expect("list");
         }
-        for sql in list_sqls(v, 50, 0) {
-            let stmt = conn.prepare_cached(&sql).expect("cached");
+        let searched = list_filters(
+            &super::super::search::SearchQuery::parse("printer")
+                .condition("t", true)
+                .sql,
+        );
+        let shapes = [
+            list_sqls(v, &list_filters("1"), 50, 0),
+            list_sqls(v, &searched, 50, 0),
+        ];
+        for sql in shapes.iter().flatten() {
+            let stmt = conn.prepare_cached(sql).expect("cached");
             assert_eq!(
                 stmt.get_status(rusqlite::StatementStatus::RePrepare),
                 0,

@@ -23,9 +23,12 @@ pub use crate::ingest::Upload;
 
 /// Database threads, each with its connection: at most this many jobs on
 /// the database at once. Few, on purpose: with 2 cores, more threads only
-/// take turns (and CPU from the async thread that renders the pages), while
-/// a few still let reads go on beside a write waiting for its fsync.
-const WORKERS: usize = 4;
+/// take turns (and CPU from the async thread that serves the connections),
+/// while a few still let reads go on beside a write waiting for its fsync.
+/// Three, measured with 2, 3 and 4 at 20 agents on the desk's queue (whose
+/// pages render on these threads): 2 and 3 had the lower p99
+/// (docs/desk-bench.md).
+const WORKERS: usize = 3;
 
 /// One call's work, run on a database thread with its connection (or the
 /// error that kept it from opening).
@@ -60,11 +63,7 @@ impl Pool {
         let (tx, rx) = mpsc::channel::<Job>();
         let rx = Arc::new(Mutex::new(rx));
         let mut workers = 0;
-        let n: usize = std::env::var("SCRATCH_WORKERS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(WORKERS); // SCRATCH
-        for k in 0..n {
+        for k in 0..WORKERS {
             let (config, ingestor, rx) = (config.clone(), ingestor.clone(), rx.clone());
             match std::thread::Builder::new()
                 .name(format!("ticketd-web-db-{k}"))
@@ -91,6 +90,16 @@ impl Pool {
         let r = self.run(job).await?;
         self.wake.notify_one();
         Ok(r)
+    }
+
+    /// [`Pool::run`] for a page that only reads: nothing to wake the
+    /// courier for.
+    pub(crate) async fn run_read<T, F>(&self, job: F) -> Result<T, WebError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Store, &Ingestor) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.run(job).await
     }
 
     /// Runs `job` on a database thread, with its connection.
@@ -144,7 +153,9 @@ fn work(config: &StoreConfig, ingestor: &Ingestor, jobs: &Mutex<mpsc::Receiver<J
         };
         let s = match store.as_mut() {
             Some(s) => s,
-            None => match Store::from_config(config, Durability::Full) {
+            None => match Store::from_config(config, Durability::Full)
+                .and_then(|s| s.tune_for_pages().map(|()| s))
+            {
                 Ok(s) => store.insert(s),
                 Err(e) => {
                     job(Err(e), ingestor);
@@ -263,6 +274,23 @@ pub struct FileView {
     pub data: Vec<u8>,
 }
 
+/// The stored file of a download the access check let through.
+pub(crate) fn read_file(
+    files: &crate::attachments::AttachmentDir,
+    d: crate::store::portal::Download,
+) -> Result<FileView, StoreError> {
+    let path = files.path_of(&d.sha256);
+    let data = std::fs::read(&path).map_err(|e| StoreError::Io {
+        what: format!("read attachment file {}", path.display()),
+        source: e,
+    })?;
+    Ok(FileView {
+        filename: d.filename,
+        content_type: d.content_type,
+        data,
+    })
+}
+
 /// "30 Nov 2026, 09:00 UTC" from a timestamp.
 pub fn readable(t: crate::domain::time::Timestamp) -> String {
     dates(t).0
@@ -368,7 +396,8 @@ fn message_views(
         .collect()
 }
 
-fn person(p: &crate::store::portal::Person) -> String {
+/// A person as the pages show them: "Name <address>", or the address.
+pub fn person(p: &crate::store::portal::Person) -> String {
     match &p.name {
         Some(n) if !n.trim().is_empty() => format!("{n} <{}>", p.email),
         _ => p.email.clone(),
@@ -567,16 +596,7 @@ impl Pool {
             else {
                 return Ok(None);
             };
-            let path = files.path_of(&d.sha256);
-            let data = std::fs::read(&path).map_err(|e| StoreError::Io {
-                what: format!("read attachment file {}", path.display()),
-                source: e,
-            })?;
-            Ok(Some(FileView {
-                filename: d.filename,
-                content_type: d.content_type,
-                data,
-            }))
+            read_file(&files, d).map(Some)
         })
         .await
     }

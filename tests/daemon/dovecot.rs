@@ -16,6 +16,8 @@ pub struct Dovecot {
     capability: Option<String>,
     /// Mailboxes besides support@ and agent@example.test.
     users: Vec<String>,
+    /// XOAUTH2/OAUTHBEARER checked against this introspection URL.
+    oauth2: Option<String>,
 }
 
 pub fn free_port() -> u16 {
@@ -44,7 +46,17 @@ impl Dovecot {
         Dovecot::start_full(None, users)
     }
 
+    /// A server that also takes OAuth2 bearer tokens, validated by its
+    /// oauth2 passdb against the introspection endpoint `introspect`.
+    pub fn start_oauth2(users: &[&str], introspect: &str) -> Dovecot {
+        Dovecot::start_all(None, users, Some(introspect))
+    }
+
     fn start_full(capability: Option<&str>, users: &[&str]) -> Dovecot {
+        Dovecot::start_all(capability, users, None)
+    }
+
+    fn start_all(capability: Option<&str>, users: &[&str], oauth2: Option<&str>) -> Dovecot {
         let dir = tempfile::tempdir().expect("temp dir");
         let d = Dovecot {
             dir,
@@ -52,6 +64,7 @@ impl Dovecot {
             tls_port: free_port(),
             capability: capability.map(str::to_owned),
             users: users.iter().map(|u| u.to_string()).collect(),
+            oauth2: oauth2.map(str::to_owned),
         };
         d.up();
         d
@@ -71,6 +84,9 @@ impl Dovecot {
             cmd.env("DOVECOT_CAPABILITY", c);
         }
         cmd.env("EXTRA_USERS", self.users.join(" "));
+        if let Some(url) = &self.oauth2 {
+            cmd.env("DOVECOT_OAUTH2_INTROSPECT", url);
+        }
         let status = cmd
             .arg(self.state())
             .arg(self.port.to_string())

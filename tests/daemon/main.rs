@@ -7,6 +7,7 @@ mod delivery;
 mod dovecot;
 mod heavy;
 mod metrics;
+mod oauth;
 mod service;
 mod smtp_sink;
 mod tokens;

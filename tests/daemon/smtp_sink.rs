@@ -16,6 +16,9 @@ pub struct Sink {
     tls: Option<(&'static str, PathBuf, PathBuf)>,
     /// `user:password` the server requires.
     auth: Option<String>,
+    /// An OAuth2 bearer login the server requires: the introspection URL
+    /// and the mechanisms it offers.
+    oauth2: Option<(String, String)>,
 }
 
 impl Sink {
@@ -45,6 +48,22 @@ impl Sink {
         )
     }
 
+    /// Requires STARTTLS and an OAuth2 bearer login (`mechanisms`, e.g.
+    /// "XOAUTH2 OAUTHBEARER") whose token `introspect` calls active.
+    pub fn start_oauth2(dovecot: &Dovecot, introspect: &str, mechanisms: &str) -> Sink {
+        let tls = dovecot.state().join("tls");
+        let s = Sink {
+            dir: tempfile::tempdir().expect("sink dir"),
+            port: free_port(),
+            maildir_root: dovecot.state().join("mail"),
+            tls: Some(("SINK_STARTTLS", tls.join("cert.pem"), tls.join("key.pem"))),
+            auth: None,
+            oauth2: Some((introspect.to_owned(), mechanisms.to_owned())),
+        };
+        s.up();
+        s
+    }
+
     fn start_full(
         dovecot: &Dovecot,
         tls: Option<(&'static str, PathBuf, PathBuf)>,
@@ -56,6 +75,7 @@ impl Sink {
             maildir_root: dovecot.state().join("mail"),
             tls,
             auth: auth.map(str::to_owned),
+            oauth2: None,
         };
         s.up();
         s
@@ -76,6 +96,10 @@ impl Sink {
             .env("SINK_MAX_SECONDS", "1800");
         if let Some(auth) = &self.auth {
             cmd.env("SINK_AUTH", auth);
+        }
+        if let Some((url, mechanisms)) = &self.oauth2 {
+            cmd.env("SINK_OAUTH2_INTROSPECT", url)
+                .env("SINK_OAUTH2_MECHANISMS", mechanisms);
         }
         if let Some((var, cert, key)) = &self.tls {
             cmd.env(var, format!("{} {}", cert.display(), key.display()));

@@ -589,6 +589,15 @@ async fn a_broad_search_lists_and_counts_what_a_narrow_one_would() {
             } else {
                 total
             };
+            // A word in nearly every ticket, unfiltered: its first pages
+            // are read by probing each ticket, counted only so far.
+            let dense = matches!(query, "q=widget" | "q=widg*")
+                && page * 200 <= ticketd::store::desk::DENSE_COUNT as usize;
+            let total = if dense {
+                "more than 1,000".to_owned()
+            } else {
+                total
+            };
             assert!(
                 r.body.contains(&format!(" of {total} tickets"))
                     || r.body.contains(&format!(">{total} tickets")),

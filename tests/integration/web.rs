@@ -761,3 +761,67 @@ async fn changing_the_password_ends_every_other_session() {
         "the other ended"
     );
 }
+
+/// Issue 12: `/tickets?q=` is the full-text index over subjects and public
+/// messages; a word only in an internal note finds nothing for a customer,
+/// and a word in someone else's ticket finds only what they may see.
+#[tokio::test]
+async fn a_customer_search_finds_public_words_never_note_words_nor_others_tickets() {
+    let p = Portal::new();
+    let mine = new_ticket(&p, "ann@acme.test", "Printer", "");
+    let theirs = new_ticket(&p, "bob@other.test", "Scanner", "");
+    {
+        let store = p.store();
+        let add = |ticket: i64, text: &str, internal: bool| {
+            store
+                .conn()
+                .execute(
+                    "INSERT INTO messages (ticket_id, direction, date, text, full_text, internal, created_at)
+                     VALUES (?1, 'out', 0, ?2, ?2, ?3, 0)",
+                    rusqlite::params![ticket, text, internal],
+                )
+                .expect("message");
+        };
+        add(mine, "Customer seems confused; zebracode applies.", true);
+        add(
+            mine,
+            "Please try the Quokkafix driver, version E-1042.",
+            false,
+        );
+        add(theirs, "The quokkafix driver did not help.", false);
+    }
+    let ann = p.sign_up("ann@acme.test").await;
+    let row = |id: i64| format!("<a href=\"/tickets/{id}\">#{id}</a>");
+    let search = |q: String| {
+        let (p, ann) = (&p, &ann);
+        async move {
+            let r = p
+                .get(&format!("/tickets?status=all&q={}", enc(&q)), Some(ann))
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "q={q}: {}", r.body);
+            r.body.replace("&#x2f;", "/")
+        }
+    };
+    for q in ["quokkafix", "QUOKKAFIX driver", "e-1042", "printer quokka*"] {
+        let body = search(q.to_owned()).await;
+        assert!(body.contains(&row(mine)), "q={q}: a public word: {body}");
+        assert!(
+            !body.contains(&row(theirs)),
+            "q={q}: only tickets ann may see: {body}"
+        );
+    }
+    for q in ["zebracode", "zebra*", "printer zebracode"] {
+        let body = search(q.to_owned()).await;
+        assert!(
+            !body.contains(&row(mine)),
+            "q={q}: a word only in an internal note: {body}"
+        );
+    }
+    let by_number = search(format!("#{mine}")).await;
+    assert!(by_number.contains(&row(mine)), "{by_number}");
+    let other_number = search(format!("#{theirs}")).await;
+    assert!(
+        !other_number.contains(&row(theirs)),
+        "another's ticket by its number: {other_number}"
+    );
+}

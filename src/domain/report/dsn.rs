@@ -246,11 +246,13 @@ pub(super) fn recipient_failure(g: &RecipientStatus) -> Failure {
 // ---------------------------------------------------------------------------
 // Status codes in text
 
-pub(super) static STATUS_FIELD: LazyLock<Regex> = LazyLock::new(|| re(r"^\s*([245]\.\d{1,3}\.\d{1,3})"));
+pub(super) static STATUS_FIELD: LazyLock<Regex> =
+    LazyLock::new(|| re(r"^\s*([245]\.\d{1,3}\.\d{1,3})"));
 pub(super) static ENHANCED: LazyLock<Regex> = LazyLock::new(|| re(r"[245]\.\d{1,3}\.\d{1,3}"));
 pub(super) static REPLY_CODED: LazyLock<Regex> =
     LazyLock::new(|| re(r#"\b([245])\d\d[ -]['"]?([245])(\.\d{1,3}\.\d{1,3})"#));
-pub(super) static QMAIL_CODE: LazyLock<Regex> = LazyLock::new(|| re(r"\(#([245]\.\d{1,3}\.\d{1,3})\)"));
+pub(super) static QMAIL_CODE: LazyLock<Regex> =
+    LazyLock::new(|| re(r"\(#([245]\.\d{1,3}\.\d{1,3})\)"));
 pub(super) static REPLY_CODE: LazyLock<Regex> = LazyLock::new(|| re(r"\b([245])\d\d\b"));
 
 /// Compiles one of this module's constant patterns. They are not data: the

@@ -95,7 +95,10 @@ pub(super) fn sender(msg: &Message<'_>) -> String {
 /// postmaster (or carrying the MTA-only `X-Failed-Recipients`), and saying
 /// in its subject or text that mail was not delivered. A person forwarding
 /// a bounce to support is not a bounce: that mail is from the person.
-pub(super) fn nonstandard_bounce(msg: &Message<'_>, root: &MessagePart<'_>) -> Option<DeliveryReport> {
+pub(super) fn nonstandard_bounce(
+    msg: &Message<'_>,
+    root: &MessagePart<'_>,
+) -> Option<DeliveryReport> {
     let from = sender(msg);
     let display_daemon = root
         .headers

@@ -30,13 +30,8 @@ where
     web.db.run_write(job).await
 }
 
-/// A person as the desk shows them: "Name <address>" or the address.
-pub fn who(p: &Person) -> String {
-    match &p.name {
-        Some(n) if !n.trim().is_empty() => format!("{n} <{}>", p.email),
-        _ => p.email.clone(),
-    }
-}
+/// A person as the desk shows them: as every page does.
+pub use super::super::db::person as who;
 
 /// A line of the queue.
 #[derive(Debug, Clone, Serialize)]
@@ -68,59 +63,77 @@ pub struct CountView {
 pub struct QueueView {
     pub rows: Vec<QueueRowView>,
     pub total: i64,
+    /// `total` is a floor: more than that many match.
+    pub more: bool,
     pub counts: Vec<CountView>,
     pub all: i64,
     pub categories: Vec<String>,
     pub orgs: Vec<String>,
+    /// Every agent, for the assignee filter's list.
+    #[serde(skip)]
+    pub agents: Vec<Person>,
 }
 
-pub async fn queue(
+/// Everything the queue page shows, in one job on one connection: the
+/// rows, the counts, the filters' choices and the agents (a job per part
+/// cost a queue round trip each, under load a wait each); `then` makes the
+/// page of it on the same thread.
+pub async fn queue<R, F>(
     web: &State,
     viewer: Viewer,
     filter: QueueFilter,
     limit: u32,
-) -> Result<QueueView, WebError> {
-    run(web, move |store, _| {
-        let conn = store.conn();
-        let t = now();
-        let found = q::queue(conn, &viewer, &filter, limit)?;
-        let counts = q::status_counts(conn, &viewer)?;
-        let (categories, orgs) = q::filter_choices(conn, &viewer)?;
-        Ok(QueueView {
-            total: found.total,
-            rows: found
-                .rows
-                .into_iter()
-                .map(|r| QueueRowView {
-                    id: r.id.0,
-                    days_open: r.days_open(t),
-                    subject: r.subject,
-                    requester: who(&r.requester),
-                    org: r.org,
-                    created: readable(r.created_at),
-                    created_iso: r.created_at.to_string(),
-                    updated: readable(r.updated_at),
-                    updated_iso: r.updated_at.to_string(),
-                    category: r.category,
-                    status: r.status.as_str(),
-                    priority: r.priority.as_str(),
-                    priority_label: priority_label(r.priority),
-                    assignee: r.assignee,
-                })
-                .collect(),
-            all: counts.iter().map(|(_, n)| n).sum(),
-            counts: counts
-                .into_iter()
-                .map(|(s, n)| CountView {
-                    status: s.as_str(),
-                    count: n,
-                })
-                .collect(),
-            categories,
-            orgs,
+    then: F,
+) -> Result<R, WebError>
+where
+    R: Send + 'static,
+    F: FnOnce(QueueView) -> R + Send + 'static,
+{
+    web.db
+        .run_read(move |store, _| {
+            let conn = store.conn();
+            let t = now();
+            let found = q::queue(conn, &viewer, &filter, limit)?;
+            let counts = q::status_counts(conn, &viewer)?;
+            let (categories, orgs) = q::filter_choices(conn, &viewer)?;
+            let agents = q::agents(conn, &viewer)?;
+            Ok(then(QueueView {
+                total: found.total,
+                more: found.more,
+                rows: found
+                    .rows
+                    .into_iter()
+                    .map(|r| QueueRowView {
+                        id: r.id.0,
+                        days_open: r.days_open(t),
+                        subject: r.subject,
+                        requester: who(&r.requester),
+                        org: r.org,
+                        created: readable(r.created_at),
+                        created_iso: r.created_at.to_string(),
+                        updated: readable(r.updated_at),
+                        updated_iso: r.updated_at.to_string(),
+                        category: r.category,
+                        status: r.status.as_str(),
+                        priority: r.priority.as_str(),
+                        priority_label: priority_label(r.priority),
+                        assignee: r.assignee,
+                    })
+                    .collect(),
+                all: counts.iter().map(|(_, n)| n).sum(),
+                counts: counts
+                    .into_iter()
+                    .map(|(s, n)| CountView {
+                        status: s.as_str(),
+                        count: n,
+                    })
+                    .collect(),
+                categories,
+                orgs,
+                agents,
+            }))
         })
-    })
-    .await
+        .await
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -288,16 +301,7 @@ pub async fn attachment(
         let Some(d) = q::attachment(store.conn(), &viewer, TicketId(id), aid)? else {
             return Ok(None);
         };
-        let path = files.path_of(&d.sha256);
-        let data = std::fs::read(&path).map_err(|e| StoreError::Io {
-            what: format!("read attachment file {}", path.display()),
-            source: e,
-        })?;
-        Ok(Some(FileView {
-            filename: d.filename,
-            content_type: d.content_type,
-            data,
-        }))
+        super::super::db::read_file(&files, d).map(Some)
     })
     .await
 }

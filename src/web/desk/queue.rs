@@ -111,10 +111,22 @@ fn thousands(n: i64) -> String {
     out
 }
 
-/// The line above the table: "3 tickets", "201–400 of 5,123 tickets", …
-fn range_line(total: i64, offset: i64, shown: usize, page: u32) -> String {
-    let noun = if total == 1 { "ticket" } else { "tickets" };
-    if total == 0 {
+/// The line above the table: "3 tickets", "201–400 of 5,123 tickets", …;
+/// with `more`, `total` is a floor ("1–200 of more than 1,000 tickets").
+fn range_line(total: i64, offset: i64, shown: usize, page: u32, more: bool) -> String {
+    let noun = if total == 1 && !more {
+        "ticket"
+    } else {
+        "tickets"
+    };
+    if more && shown > 0 {
+        format!(
+            "{}–{} of more than {} {noun}",
+            thousands(offset + 1),
+            thousands(offset + shown as i64),
+            thousands(total)
+        )
+    } else if total == 0 {
         "No tickets".into()
     } else if shown == 0 {
         format!("Page {page} is past the end: {} {noun}", thousands(total))
@@ -173,104 +185,138 @@ pub async fn show(
         page,
     };
     let filtered = filter.narrows();
-    let viewer = user.viewer();
-    let agents = {
-        let viewer = viewer.clone();
-        web.db
-            .run_write(move |store, _| crate::store::desk::agents(store.conn(), &viewer))
-            .await?
+    let view = Page {
+        q,
+        page,
+        filtered,
+        site_categories: web.site.categories.clone(),
+        layout: super::layout(&web, &user),
     };
-    let v = super::db::queue(&web, viewer, filter, LIMIT).await?;
-    let mut tabs = vec![Choice {
-        value: String::new(),
-        label: "All".into(),
-        count: Some(v.all),
-        current: status.is_none(),
-        href: href(&q, "status", ""),
-    }];
-    for c in &v.counts {
-        tabs.push(Choice {
-            value: c.status.into(),
-            label: status_word(c.status).into(),
-            count: Some(c.count),
-            current: q.status == c.status,
-            href: href(&q, "status", c.status),
-        });
-    }
-    let priorities: Vec<Choice> = Priority::ALL
-        .iter()
-        .map(|p| Choice {
-            value: p.as_str().into(),
-            label: super::super::tickets::priority_label(*p).into(),
-            count: None,
-            current: q.priority == p.as_str(),
-            href: String::new(),
-        })
-        .collect();
-    let mut assignees = vec![
-        Choice {
-            value: "me".into(),
-            label: "Me".into(),
-            count: None,
-            current: q.assignee == "me",
-            href: String::new(),
-        },
-        Choice {
-            value: "none".into(),
-            label: "Unassigned".into(),
-            count: None,
-            current: q.assignee == "none",
-            href: String::new(),
-        },
-    ];
-    for a in &agents {
-        assignees.push(Choice {
-            current: q.assignee == a.email,
-            label: super::db::who(a),
-            value: a.email.clone(),
-            count: None,
-            href: String::new(),
-        });
-    }
-    // An address typed into the URL stays visible as the filter in use.
-    if !q.assignee.is_empty() && !assignees.iter().any(|c| c.current) {
-        assignees.push(Choice {
-            value: q.assignee.clone(),
-            label: q.assignee.clone(),
-            count: None,
-            current: true,
-            href: String::new(),
-        });
-    }
-    let mut categories = v.categories.clone();
-    for c in &web.site.categories {
-        if !categories.contains(c) {
-            categories.push(c.clone());
+    // Rendered on the database thread, beside the reads: 200 rows are most
+    // of a page's CPU, and the async thread that serves every connection
+    // would otherwise render them all, one page after another.
+    let html =
+        super::db::queue(&web, user.viewer(), filter, LIMIT, move |v| view.render(v)).await?;
+    Ok(Html(html).into_response())
+}
+
+/// What the page needs besides the queue's data.
+struct Page {
+    q: QueueQuery,
+    page: u32,
+    filtered: bool,
+    /// The configured categories (listed even before any ticket has one).
+    site_categories: Vec<String>,
+    layout: minijinja::Value,
+}
+
+impl Page {
+    fn render(self, v: super::db::QueueView) -> String {
+        let Page {
+            q,
+            page,
+            filtered,
+            site_categories,
+            layout,
+        } = self;
+        let status = q.status.as_str();
+        let mut tabs = vec![Choice {
+            value: String::new(),
+            label: "All".into(),
+            count: Some(v.all),
+            current: status.is_empty(),
+            href: href(&q, "status", ""),
+        }];
+        for c in &v.counts {
+            tabs.push(Choice {
+                value: c.status.into(),
+                label: status_word(c.status).into(),
+                count: Some(c.count),
+                current: q.status == c.status,
+                href: href(&q, "status", c.status),
+            });
         }
+        let priorities: Vec<Choice> = Priority::ALL
+            .iter()
+            .map(|p| Choice {
+                value: p.as_str().into(),
+                label: super::super::tickets::priority_label(*p).into(),
+                count: None,
+                current: q.priority == p.as_str(),
+                href: String::new(),
+            })
+            .collect();
+        let mut assignees = vec![
+            Choice {
+                value: "me".into(),
+                label: "Me".into(),
+                count: None,
+                current: q.assignee == "me",
+                href: String::new(),
+            },
+            Choice {
+                value: "none".into(),
+                label: "Unassigned".into(),
+                count: None,
+                current: q.assignee == "none",
+                href: String::new(),
+            },
+        ];
+        for a in &v.agents {
+            assignees.push(Choice {
+                current: q.assignee == a.email,
+                label: super::db::who(a),
+                value: a.email.clone(),
+                count: None,
+                href: String::new(),
+            });
+        }
+        // An address typed into the URL stays visible as the filter in use.
+        if !q.assignee.is_empty() && !assignees.iter().any(|c| c.current) {
+            assignees.push(Choice {
+                value: q.assignee.clone(),
+                label: q.assignee.clone(),
+                count: None,
+                current: true,
+                href: String::new(),
+            });
+        }
+        let mut categories = v.categories.clone();
+        for c in &site_categories {
+            if !categories.contains(c) {
+                categories.push(c.clone());
+            }
+        }
+        categories.sort();
+        let offset = i64::from(page - 1) * i64::from(LIMIT);
+        let shown = v.rows.len();
+        let mut pages = (v.total + i64::from(LIMIT) - 1) / i64::from(LIMIT);
+        let pages_label = if v.more {
+            // The count is a floor: there is at least one page more.
+            pages += 1;
+            format!("more than {}", pages - 1)
+        } else {
+            pages.to_string()
+        };
+        let prev = (page > 1).then(|| {
+            let to = i64::from(page - 1).min(pages.max(1));
+            href(&q, "page", &to.to_string())
+        });
+        let next = (i64::from(page) < pages && page < MAX_PAGE)
+            .then(|| href(&q, "page", &(page + 1).to_string()));
+        pages::render(
+            "desk_queue.html",
+            minijinja::context! {
+                title => "Desk", rows => v.rows, total => v.total,
+                range => range_line(v.total, offset, shown, page, v.more),
+                page => page, pages => pages_label, prev => prev, next => next, limit => LIMIT,
+                tabs => tabs, priorities => priorities, assignees => assignees,
+                categories => categories, orgs => v.orgs, f => q, filtered => filtered,
+                clear => "/desk",
+                ..layout
+            },
+        )
     }
-    categories.sort();
-    let offset = i64::from(page - 1) * i64::from(LIMIT);
-    let shown = v.rows.len();
-    let pages = (v.total + i64::from(LIMIT) - 1) / i64::from(LIMIT);
-    let prev = (page > 1).then(|| {
-        let to = i64::from(page - 1).min(pages.max(1));
-        href(&q, "page", &to.to_string())
-    });
-    let next = (i64::from(page) < pages && page < MAX_PAGE)
-        .then(|| href(&q, "page", &(page + 1).to_string()));
-    Ok(Html(pages::render(
-        "desk_queue.html",
-        minijinja::context! {
-            title => "Desk", rows => v.rows, total => v.total,
-            range => range_line(v.total, offset, shown, page),
-            page => page, pages => pages, prev => prev, next => next, limit => LIMIT,
-            tabs => tabs, priorities => priorities, assignees => assignees,
-            categories => categories, orgs => v.orgs, f => q, filtered => filtered,
-            clear => "/desk",
-            ..super::layout(&web, &user)
-        },
-    ))
-    .into_response())
 }
 
 /// How an agent reads a status (the words of `tickets list`).
@@ -348,7 +394,13 @@ mod tests {
                 "Page 31 is past the end: 5,123 tickets",
             ),
         ] {
-            assert_eq!(range_line(total, offset, shown, page), want);
+            assert_eq!(range_line(total, offset, shown, page, false), want);
+        }
+        for (total, offset, shown, page, want) in [
+            (1_000, 0, 200, 1, "1–200 of more than 1,000 tickets"),
+            (1_000, 800, 200, 5, "801–1,000 of more than 1,000 tickets"),
+        ] {
+            assert_eq!(range_line(total, offset, shown, page, true), want);
         }
     }
 

@@ -17,6 +17,7 @@ pub mod limiter;
 pub mod multipart;
 pub mod org;
 pub mod pages;
+pub mod percent;
 pub mod session;
 pub mod tickets;
 

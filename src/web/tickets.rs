@@ -404,7 +404,7 @@ async fn attachment(
         "{}; filename=\"{}\"; filename*=UTF-8''{}",
         if inline { "inline" } else { "attachment" },
         ascii_filename(&file.filename),
-        percent_encode(&file.filename)
+        super::percent::encode(&file.filename)
     );
     let mut res = file.data.into_response();
     let h = res.headers_mut();
@@ -430,19 +430,6 @@ fn ascii_filename(name: &str) -> String {
                 c
             } else {
                 '_'
-            }
-        })
-        .collect()
-}
-
-/// RFC 5987 `filename*` value.
-fn percent_encode(name: &str) -> String {
-    name.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
             }
         })
         .collect()
@@ -480,7 +467,7 @@ mod tests {
     fn download_names_cannot_break_the_header() {
         assert_eq!(ascii_filename("a\"b\\c\r\nd.pdf"), "a_b_c__d.pdf");
         assert_eq!(
-            percent_encode("Rechnung März.pdf"),
+            crate::web::percent::encode("Rechnung März.pdf"),
             "Rechnung%20M%C3%A4rz.pdf"
         );
         assert_eq!(size_label(1536), "1 KB");

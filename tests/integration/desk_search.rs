@@ -3,14 +3,10 @@
 //! internal notes found by agents and never by the public-only search, the
 //! assignee filter, paging past 200 rows, and hostile queries.
 
-use std::net::SocketAddr;
-
 use axum::body::Body;
-use axum::extract::ConnectInfo;
 use axum::http::{header, Request, StatusCode};
-use http_body_util::BodyExt;
-use tower::ServiceExt;
 
+use super::harness::{self, csrf_of, enc, Reply};
 use ticketd::config::Config;
 use ticketd::ingest::{now, Ingestor, Mode};
 use ticketd::store::{Durability, Store};
@@ -23,12 +19,6 @@ struct Portal {
     _dir: tempfile::TempDir,
     config: Config,
     app: axum::Router,
-}
-
-struct Reply {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: String,
 }
 
 impl Portal {
@@ -81,19 +71,11 @@ listen = "127.0.0.1:0"
             .expect("a ticket")
     }
 
-    async fn send(&self, mut req: Request<Body>) -> Reply {
-        req.extensions_mut()
-            .insert(ConnectInfo(SocketAddr::from(([192, 0, 2, 7], 5555))));
-        let res = self.app.clone().oneshot(req).await.expect("response");
-        let status = res.status();
-        let headers = res.headers().clone();
-        let bytes = res.into_body().collect().await.expect("body").to_bytes();
-        Reply {
-            status,
-            headers,
-            // minijinja writes `/` in attributes as `&#x2f;`; the checks read paths.
-            body: String::from_utf8_lossy(&bytes).replace("&#x2f;", "/"),
-        }
+    async fn send(&self, req: Request<Body>) -> Reply {
+        let mut r = harness::send(&self.app, req).await;
+        // minijinja writes `/` in attributes as `&#x2f;`; the checks read paths.
+        r.body = r.body.replace("&#x2f;", "/");
+        r
     }
 
     async fn get(&self, path: &str, cookie: &str) -> Reply {
@@ -160,26 +142,6 @@ listen = "127.0.0.1:0"
         let r = self.send(req).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "the note: {}", r.body);
     }
-}
-
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
-fn csrf_of(html: &str) -> String {
-    html.split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .expect("a form token")
-        .to_owned()
 }
 
 /// The ticket numbers the queue lists, in order.

@@ -2,14 +2,10 @@
 //! answers and notes through the mail pipeline, updates through the
 //! console's code, the queue's filters and search.
 
-use std::net::SocketAddr;
-
 use axum::body::Body;
-use axum::extract::ConnectInfo;
 use axum::http::{header, Request, StatusCode};
-use http_body_util::BodyExt;
-use tower::ServiceExt;
 
+use super::harness::{self, csrf_of, enc, Reply};
 use ticketd::config::Config;
 use ticketd::ingest::{now, Ingestor, Mode};
 use ticketd::store::{Durability, Store};
@@ -21,12 +17,6 @@ struct Portal {
     _dir: tempfile::TempDir,
     config: Config,
     app: axum::Router,
-}
-
-struct Reply {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: String,
 }
 
 impl Portal {
@@ -105,18 +95,8 @@ categories = ["Billing", "Export"]
         .expect("a ticket")
     }
 
-    async fn send(&self, mut req: Request<Body>) -> Reply {
-        req.extensions_mut()
-            .insert(ConnectInfo(SocketAddr::from(([192, 0, 2, 7], 5555))));
-        let res = self.app.clone().oneshot(req).await.expect("response");
-        let status = res.status();
-        let headers = res.headers().clone();
-        let bytes = res.into_body().collect().await.expect("body").to_bytes();
-        Reply {
-            status,
-            headers,
-            body: String::from_utf8_lossy(&bytes).into_owned(),
-        }
+    async fn send(&self, req: Request<Body>) -> Reply {
+        harness::send(&self.app, req).await
     }
 
     async fn get(&self, path: &str, cookie: &str) -> Reply {
@@ -224,26 +204,6 @@ categories = ["Billing", "Export"]
         let csrf = csrf_of(&self.get("/desk", &cookie).await.body);
         (cookie, csrf)
     }
-}
-
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
-fn csrf_of(html: &str) -> String {
-    html.split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .expect("a form token")
-        .to_owned()
 }
 
 #[tokio::test]

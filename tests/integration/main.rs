@@ -7,6 +7,7 @@ mod desk;
 mod desk_search;
 mod desk_web;
 mod golden;
+mod harness;
 mod hostile;
 mod portal_core;
 mod retention;

@@ -1,14 +1,10 @@
 //! The portal in process (`tower::ServiceExt::oneshot` on the real router,
 //! a real database): every access and security rule of DESIGN §8.
 
-use std::net::SocketAddr;
-
 use axum::body::Body;
-use axum::extract::ConnectInfo;
 use axum::http::{header, Request, StatusCode};
-use http_body_util::BodyExt;
-use tower::ServiceExt;
 
+use super::harness::{self, csrf_of, enc, Reply};
 use ticketd::config::Config;
 use ticketd::ingest::{now, Ingestor, Mode};
 use ticketd::store::{Durability, Store};
@@ -19,12 +15,6 @@ struct Portal {
     _dir: tempfile::TempDir,
     config: Config,
     app: axum::Router,
-}
-
-struct Reply {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: String,
 }
 
 impl Portal {
@@ -81,18 +71,7 @@ pattern = "^[A-Z]-?[0-9]{{3,5}}$"
     }
 
     async fn send(&self, req: Request<Body>) -> Reply {
-        let mut req = req;
-        req.extensions_mut()
-            .insert(ConnectInfo(SocketAddr::from(([192, 0, 2, 7], 5555))));
-        let res = self.app.clone().oneshot(req).await.expect("response");
-        let status = res.status();
-        let headers = res.headers().clone();
-        let bytes = res.into_body().collect().await.expect("body").to_bytes();
-        Reply {
-            status,
-            headers,
-            body: String::from_utf8_lossy(&bytes).into_owned(),
-        }
+        harness::send(&self.app, req).await
     }
 
     async fn get(&self, path: &str, cookie: Option<&str>) -> Reply {
@@ -185,18 +164,6 @@ pattern = "^[A-Z]-?[0-9]{{3,5}}$"
     }
 }
 
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
 fn cookie_of(r: &Reply) -> String {
     let set = r
         .headers
@@ -204,15 +171,6 @@ fn cookie_of(r: &Reply) -> String {
         .and_then(|v| v.to_str().ok())
         .expect("a session cookie");
     set.split(';').next().unwrap_or("").to_owned()
-}
-
-/// The form token the page carries.
-fn csrf_of(html: &str) -> String {
-    html.split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .expect("a form token")
-        .to_owned()
 }
 
 fn new_ticket(p: &Portal, from: &str, subject: &str, extra: &str) -> i64 {

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::super::error::WebError;
 use super::super::extract::SignedIn;
-use super::super::pages;
+use super::super::{pages, percent};
 use crate::domain::model::{Priority, Status};
 use crate::store::desk::{AssigneeFilter, QueueFilter};
 
@@ -73,26 +73,13 @@ fn href(q: &QueueQuery, key: &str, value: &str) -> String {
     let query: Vec<String> = parts
         .iter()
         .filter(|(k, v)| !(v.is_empty() || (*k == "page" && *v == "1")))
-        .map(|(k, v)| format!("{k}={}", encode(v)))
+        .map(|(k, v)| format!("{k}={}", percent::encode(v)))
         .collect();
     if query.is_empty() {
         "/desk".into()
     } else {
         format!("/desk?{}", query.join("&"))
     }
-}
-
-/// Percent-encoding for a query value.
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 /// `5123` → `5,123`: counts an agent reads at a glance.

@@ -3,6 +3,8 @@
 //! written as an outbox row in the caller's transaction, so a mail exists
 //! exactly when the change that owes it was committed.
 
+use std::collections::HashMap;
+
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::apply::{event, random_hex, ApplyEnv};
@@ -81,9 +83,10 @@ pub fn queue_notifications(
     // An agent's public answer is never dropped by the budget: it waits
     // for its slot (DESIGN §4).
     let agent_answer = change.is_some_and(|c| c.agent_answer);
+    let mut buckets = Buckets::default();
     for p in planned {
         let must_go = agent_answer && p.kind == NotificationKind::TicketUpdated;
-        let due = match take_budget(conn, env, p, ticket, must_go)? {
+        let due = match take_budget(conn, env, &mut buckets, p, ticket, must_go)? {
             Draw::Now => env.now,
             Draw::Later(at) => {
                 event(
@@ -185,6 +188,7 @@ pub fn queue_notifications(
             &format!("{} to {}", p.kind, p.to),
         )?;
     }
+    buckets.write_back(conn)?;
     Ok(())
 }
 
@@ -243,6 +247,7 @@ enum Draw {
 fn take_budget(
     conn: &Connection,
     env: &ApplyEnv<'_>,
+    buckets: &mut Buckets,
     p: &Planned,
     ticket: Option<TicketId>,
     must_go: bool,
@@ -290,18 +295,7 @@ fn take_budget(
     };
     let mut current = Vec::with_capacity(keys.len());
     for (key, rule) in &keys {
-        let stored: Option<(f64, i64)> = conn
-            .prepare_cached("SELECT tokens, at FROM mail_budget WHERE key = ?1")?
-            .query_row([key], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?;
-        let bucket = match stored {
-            Some((tokens, at)) => Bucket {
-                tokens,
-                at: Timestamp(at),
-            },
-            None => rule.full(env.now),
-        };
-        current.push((*rule, bucket));
+        current.push((*rule, buckets.get(conn, key, rule, env.now)?));
     }
     let (draw, after) = if must_go {
         let (wait, after) = budget::take_waiting(&current, env.now);
@@ -315,14 +309,78 @@ fn take_budget(
             (false, _) => return Ok(Draw::Suppressed(why)),
         }
     };
-    for ((key, _), b) in keys.iter().zip(after) {
-        conn.prepare_cached(
-            "INSERT INTO mail_budget (key, tokens, at) VALUES (?1, ?2, ?3)
-             ON CONFLICT(key) DO UPDATE SET tokens = excluded.tokens, at = excluded.at",
-        )?
-        .execute(params![key, b.tokens, b.at.0])?;
+    for ((key, _), b) in keys.into_iter().zip(after) {
+        buckets.set(key, b);
     }
     Ok(draw)
+}
+
+/// The buckets one mail's notifications draw from, each read once and
+/// written back once, after the last draw: a new ticket's three or four
+/// mails all draw from its ticket's bucket, which was read and written for
+/// each. The same transaction sees the same rows either way.
+#[derive(Default)]
+struct Buckets {
+    /// By key, as the draws so far left them; `true` when changed.
+    known: HashMap<String, (Bucket, bool)>,
+    /// Changed keys in the order of their first change.
+    order: Vec<String>,
+}
+
+impl Buckets {
+    fn get(
+        &mut self,
+        conn: &Connection,
+        key: &str,
+        rule: &BucketRule,
+        now: Timestamp,
+    ) -> Result<Bucket, StoreError> {
+        if let Some((b, _)) = self.known.get(key) {
+            return Ok(*b);
+        }
+        let stored: Option<(f64, i64)> = conn
+            .prepare_cached("SELECT tokens, at FROM mail_budget WHERE key = ?1")?
+            .query_row([key], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let bucket = match stored {
+            Some((tokens, at)) => Bucket {
+                tokens,
+                at: Timestamp(at),
+            },
+            None => rule.full(now),
+        };
+        self.known.insert(key.to_owned(), (bucket, false));
+        Ok(bucket)
+    }
+
+    fn set(&mut self, key: String, bucket: Bucket) {
+        match self.known.get_mut(&key) {
+            Some((b, changed)) => {
+                if !*changed {
+                    self.order.push(key);
+                }
+                *b = bucket;
+                *changed = true;
+            }
+            None => {
+                self.order.push(key.clone());
+                self.known.insert(key, (bucket, true));
+            }
+        }
+    }
+
+    fn write_back(self, conn: &Connection) -> Result<(), StoreError> {
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO mail_budget (key, tokens, at) VALUES (?1, ?2, ?3)
+             ON CONFLICT(key) DO UPDATE SET tokens = excluded.tokens, at = excluded.at",
+        )?;
+        for key in &self.order {
+            if let Some((b, _)) = self.known.get(key) {
+                stmt.execute(params![key, b.tokens, b.at.0])?;
+            }
+        }
+        Ok(())
+    }
 }
 
 fn ticket_view(

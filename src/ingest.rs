@@ -208,10 +208,10 @@ impl Ingestor {
         Ok(report)
     }
 
-    /// Ingests a batch in one transaction, a savepoint per message: a message
-    /// that fails for a reason of its own is quarantined without spoiling the
-    /// others; a temporary failure (busy, disk full) aborts the whole batch so
-    /// that nothing is acknowledged.
+    /// Ingests a batch in one transaction: a message that fails for a reason
+    /// of its own is quarantined without spoiling the others (see
+    /// [`Self::ingest_batch_then`]); a temporary failure (busy, disk full)
+    /// aborts the whole batch so that nothing is acknowledged.
     pub fn ingest_batch<R: AsRef<[u8]> + Sync>(
         &self,
         store: &mut Store,

@@ -17,7 +17,7 @@ mod validate;
 
 pub use keys::known_keys;
 use keys::strip_unknown;
-use oauth2::{distinct_files, oauth2_section, validate_oauth};
+use oauth2::{distinct_files, oauth2_section, settle_oauth};
 pub use sections::{
     ImapAuth, ImapConfig, LogConfig, MetricsConfig, OAuth2Config, PortalConfig, PortalField,
     RuleConfig, SmtpAuth, SmtpConfig, StoreConfig, SupportConfig,
@@ -215,16 +215,12 @@ impl Config {
                 !oauth,
                 &mut problems,
             );
-            imap.oauth_token_file = imap
-                .oauth_token_file
-                .take()
-                .map(|p| secret_path(base_dir, &p));
-            imap.oauth2 = imap_oauth2;
-            validate_oauth(
+            settle_oauth(
                 "imap",
                 oauth,
-                imap.oauth_token_file.is_some(),
-                imap.oauth2.as_mut(),
+                &mut imap.oauth_token_file,
+                &mut imap.oauth2,
+                imap_oauth2,
                 base_dir,
                 &mut problems,
             );
@@ -268,16 +264,12 @@ impl Config {
                     message: "missing: auth = \"xoauth2\" logs in as this user".into(),
                 });
             }
-            smtp.oauth_token_file = smtp
-                .oauth_token_file
-                .take()
-                .map(|p| secret_path(base_dir, &p));
-            smtp.oauth2 = smtp_oauth2;
-            validate_oauth(
+            settle_oauth(
                 "smtp",
                 oauth,
-                smtp.oauth_token_file.is_some(),
-                smtp.oauth2.as_mut(),
+                &mut smtp.oauth_token_file,
+                &mut smtp.oauth2,
+                smtp_oauth2,
                 base_dir,
                 &mut problems,
             );

@@ -2,7 +2,7 @@
 //! a problem names `imap.oauth2.client_id`, not `imap`), then checked
 //! together with `auth` and `oauth_token_file`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::{secret_path, section, OAuth2Config, Problem, Secret};
 use crate::oauth::url::Url;
@@ -26,8 +26,32 @@ pub(super) fn oauth2_section(
     section(&mut tmp, &key, problems)
 }
 
+/// A section's OAuth2 settings as read: the token file resolved against
+/// the config's folder, the `[SECTION.oauth2]` block put in place, and both
+/// checked against `auth` (the same for `[imap]` and `[smtp]`).
+pub(super) fn settle_oauth(
+    name: &str,
+    xoauth2: bool,
+    token_file: &mut Option<PathBuf>,
+    oauth2: &mut Option<OAuth2Config>,
+    block: Option<OAuth2Config>,
+    base_dir: &Path,
+    problems: &mut Vec<Problem>,
+) {
+    *token_file = token_file.take().map(|p| secret_path(base_dir, &p));
+    *oauth2 = block;
+    validate_oauth(
+        name,
+        xoauth2,
+        token_file.is_some(),
+        oauth2.as_mut(),
+        base_dir,
+        problems,
+    );
+}
+
 /// Checks how the login gets its bearer token, and the block's values.
-pub(super) fn validate_oauth(
+fn validate_oauth(
     name: &str,
     xoauth2: bool,
     has_token_file: bool,

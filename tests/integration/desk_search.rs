@@ -9,7 +9,7 @@ use axum::http::{header, Request, StatusCode};
 use super::harness::{self, csrf_of, enc, Reply};
 use ticketd::config::Config;
 use ticketd::ingest::{now, Ingestor, Mode};
-use ticketd::store::{Durability, Store};
+use ticketd::store::Store;
 
 const ORIGIN: &str = "http://127.0.0.1:8080";
 const AGENT: &str = "agent@example.test";
@@ -37,9 +37,7 @@ portal_url = "{ORIGIN}"
 listen = "127.0.0.1:0"
 "#
         );
-        let config = Config::parse(&text, dir.path()).expect("config");
-        let state = ticketd::web::state(&config).expect("portal state");
-        let app = ticketd::web::router(state);
+        let (config, app) = harness::portal(&text, dir.path());
         Portal {
             _dir: dir,
             config,
@@ -48,7 +46,7 @@ listen = "127.0.0.1:0"
     }
 
     fn store(&self) -> Store {
-        Store::from_config(&self.config.store, Durability::Full).expect("store")
+        harness::store(&self.config)
     }
 
     fn sql(&self, sql: &str) {

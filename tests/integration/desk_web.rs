@@ -8,7 +8,7 @@ use axum::http::{header, Request, StatusCode};
 use super::harness::{self, csrf_of, enc, Reply};
 use ticketd::config::Config;
 use ticketd::ingest::{now, Ingestor, Mode};
-use ticketd::store::{Durability, Store};
+use ticketd::store::Store;
 
 const ORIGIN: &str = "http://127.0.0.1:8080";
 const AGENT: &str = "agent@example.test";
@@ -47,9 +47,7 @@ listen = "127.0.0.1:0"
 categories = ["Billing", "Export"]
 "#
         );
-        let config = Config::parse(&text, dir.path()).expect("config");
-        let state = ticketd::web::state(&config).expect("portal state");
-        let app = ticketd::web::router(state);
+        let (config, app) = harness::portal(&text, dir.path());
         Portal {
             _dir: dir,
             config,
@@ -58,7 +56,7 @@ categories = ["Billing", "Export"]
     }
 
     fn store(&self) -> Store {
-        Store::from_config(&self.config.store, Durability::Full).expect("store")
+        harness::store(&self.config)
     }
 
     fn sql(&self, sql: &str) {

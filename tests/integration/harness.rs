@@ -1,6 +1,7 @@
-//! What the in-process portal and desk tests share: one request through
-//! the router as from a client address, the answer read whole, and the two
-//! form helpers (percent-encoding, the page's form token).
+//! What the in-process portal and desk tests share: a portal on a fresh
+//! database, one request through the router as from a client address, the
+//! answer read whole, and the two form helpers (percent-encoding, the page's
+//! form token).
 
 use std::net::SocketAddr;
 
@@ -9,6 +10,9 @@ use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Request, StatusCode};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
+
+use ticketd::config::Config;
+use ticketd::store::{Durability, Store};
 
 /// An answer, its body as text.
 pub struct Reply {
@@ -32,17 +36,21 @@ pub async fn send(app: &axum::Router, mut req: Request<Body>) -> Reply {
     }
 }
 
-/// `application/x-www-form-urlencoded` for one value.
-pub fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
+/// Percent-encoding for a form value: the portal's own encoder (what is
+/// tested here is the pages, not the encoding).
+pub use ticketd::web::percent::encode as enc;
+
+/// A portal on a fresh database from a config's text: its config and router.
+pub fn portal(text: &str, dir: &std::path::Path) -> (Config, axum::Router) {
+    let config = Config::parse(text, dir).expect("config");
+    let state = ticketd::web::state(&config).expect("portal state");
+    let router = ticketd::web::router(state);
+    (config, router)
+}
+
+/// A connection to the portal's database.
+pub fn store(config: &Config) -> Store {
+    Store::from_config(&config.store, Durability::Full).expect("store")
 }
 
 /// The form token of the first form on a page.

@@ -7,7 +7,7 @@ use axum::http::{header, Request, StatusCode};
 use super::harness::{self, csrf_of, enc, Reply};
 use ticketd::config::Config;
 use ticketd::ingest::{now, Ingestor, Mode};
-use ticketd::store::{Durability, Store};
+use ticketd::store::Store;
 
 const ORIGIN: &str = "http://127.0.0.1:8080";
 
@@ -40,9 +40,7 @@ required = false
 pattern = "^[A-Z]-?[0-9]{{3,5}}$"
 "#
         );
-        let config = Config::parse(&text, dir.path()).expect("config");
-        let state = ticketd::web::state(&config).expect("portal state");
-        let app = ticketd::web::router(state);
+        let (config, app) = harness::portal(&text, dir.path());
         Portal {
             _dir: dir,
             config,
@@ -51,7 +49,7 @@ pattern = "^[A-Z]-?[0-9]{{3,5}}$"
     }
 
     fn store(&self) -> Store {
-        Store::from_config(&self.config.store, Durability::Full).expect("store")
+        harness::store(&self.config)
     }
 
     /// Ingests a mail as the MTA would.

@@ -77,6 +77,7 @@ fn main() {
         }
     };
     let built = t0.elapsed();
+    let merged = merge_as_housekeeping_does(&config);
     let db_bytes = std::fs::metadata(&config.store.path)
         .map(|m| m.len())
         .unwrap_or(0);
@@ -95,6 +96,8 @@ fn main() {
             .map(|c| c.get())
             .unwrap_or(1)
     );
+
+    println!("{merged}");
 
     let server = b.serve();
 
@@ -427,4 +430,28 @@ fn listed(body: &str) -> Vec<i64> {
             rest[..end].parse().ok()
         })
         .collect()
+}
+
+/// The search index as the daemon's hourly housekeeping leaves it
+/// (`store::housekeeping::merge_search_index`): the triggers that wrote it
+/// leave a segment per transaction, FTS5's automerge about three per level.
+/// `BENCH_UNMERGED=1` keeps the index as written, to compare.
+fn merge_as_housekeeping_does(config: &ticketd::config::Config) -> String {
+    let mut store =
+        ticketd::store::Store::from_config(&config.store, ticketd::store::Durability::Normal)
+            .expect("open the database");
+    let segments = |store: &ticketd::store::Store| {
+        ticketd::store::search::index_segments(store.conn()).expect("segments")
+    };
+    let before = segments(&store);
+    if std::env::var("BENCH_UNMERGED").is_ok_and(|v| v == "1") {
+        return format!("search index: {before} segments, left as written (BENCH_UNMERGED=1)");
+    }
+    let t = Instant::now();
+    let steps = ticketd::store::housekeeping::merge_search_index(&mut store).expect("merge");
+    format!(
+        "search index: {before} segments, {} after housekeeping's merge ({steps} steps, {:.1} s)",
+        segments(&store),
+        t.elapsed().as_secs_f64()
+    )
 }

@@ -117,6 +117,40 @@ pub fn prune(
     Ok(out)
 }
 
+/// How long one round merges the search index at most; the rest waits
+/// for the next round (an hour later).
+const MERGE_BUDGET: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Merges the search index into one segment when it is in more than
+/// [`search::MERGE_SEGMENTS`](super::search::MERGE_SEGMENTS), a bounded
+/// step per transaction; returns the steps taken.
+pub fn merge_search_index(store: &mut super::Store) -> Result<usize, StoreError> {
+    use super::search::{index_segments, merge_index_step, MERGE_PAGES, MERGE_SEGMENTS};
+    let segments = index_segments(store.conn())?;
+    if segments <= MERGE_SEGMENTS {
+        return Ok(0);
+    }
+    let started = std::time::Instant::now();
+    let mut steps = 0;
+    while started.elapsed() < MERGE_BUDGET {
+        let tx = store.write()?;
+        let worked = merge_index_step(&tx, MERGE_PAGES)?;
+        tx.commit()?;
+        if !worked {
+            break;
+        }
+        steps += 1;
+    }
+    tracing::info!(
+        segments_before = segments,
+        segments_after = index_segments(store.conn())?,
+        steps,
+        seconds = started.elapsed().as_secs_f64(),
+        "housekeeping: search index merged"
+    );
+    Ok(steps)
+}
+
 /// Tickets pruned per transaction: the write lock is held briefly.
 const PRUNE_BATCH: usize = 100;
 
@@ -147,6 +181,7 @@ pub fn run(
     tx.prepare_cached("DELETE FROM mail_budget WHERE at < ?1")?
         .execute([now.0 - DAY])?;
     tx.commit()?;
+    merge_search_index(store)?;
     let mut total = Pruned::default();
     let Some(days) = retention_days else {
         return Ok((closed, total));

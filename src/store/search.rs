@@ -157,6 +157,76 @@ impl SearchQuery {
     }
 }
 
+impl SearchQuery {
+    /// The tickets found, as a sorted list of ids without repeats: for a
+    /// caller that walks tickets in an order of its own and keeps the found
+    /// ones ([`slice::binary_search`]). Reading the index's ids and sorting
+    /// them here costs a fraction of SQLite's `IN (SELECT …)` over the same
+    /// ids, which first builds a temporary b-tree of them (10,000 hits:
+    /// about 1 ms against 2.4 ms; docs/desk-bench.md).
+    pub fn ticket_id_list(
+        &self,
+        conn: &Connection,
+        public_only: bool,
+    ) -> Result<Vec<i64>, StoreError> {
+        let mut ids: Vec<i64> = Vec::new();
+        if let Some(m) = self.match_expression(public_only) {
+            let mut stmt = conn.prepare_cached(
+                "SELECT rowid >> 32 FROM search_index WHERE search_index MATCH ?1",
+            )?;
+            let mut rows = stmt.query([m])?;
+            while let Some(r) = rows.next()? {
+                let id: i64 = r.get(0)?;
+                // Rowids come in order: a ticket's rows are next to each other.
+                if ids.last() != Some(&id) {
+                    ids.push(id);
+                }
+            }
+        }
+        if let Some(t) = self.ticket {
+            // Counted only when such a ticket exists, as in `ticket_ids`.
+            let exists = conn
+                .prepare_cached("SELECT 1 FROM tickets WHERE id = ?1")?
+                .exists([t.0])?;
+            if exists {
+                ids.push(t.0);
+            }
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        Ok(ids)
+    }
+}
+
+/// Segments (b-trees) of the index past which housekeeping merges it.
+/// Every write transaction adds one and FTS5's automerge keeps about three
+/// per level, so a busy index of 100,000 tickets sits at ten or more; every
+/// lookup seeks in each. A probe for one ticket costs 60 µs in eleven
+/// segments and 15 µs in one (docs/desk-bench.md).
+pub const MERGE_SEGMENTS: i64 = 8;
+
+/// Leaf pages one merge step writes, in its own transaction: about 0.1 s
+/// of the write lock, so that mail arriving meanwhile waits no longer.
+pub const MERGE_PAGES: i64 = 500;
+
+/// How many segments the index is in.
+pub fn index_segments(conn: &Connection) -> Result<i64, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT count(DISTINCT segid) FROM search_index_idx")?
+        .query_row([], |r| r.get(0))?)
+}
+
+/// One step of merging the index into one segment (FTS5's `merge` with a
+/// negative page count: segments of every level, as `optimize` does, but
+/// bounded). Returns whether there was anything to merge: FTS5 changes at
+/// least two rows when it did work.
+pub fn merge_index_step(conn: &Connection, pages: i64) -> Result<bool, StoreError> {
+    let before = conn.total_changes();
+    conn.prepare_cached("INSERT INTO search_index (search_index, rank) VALUES ('merge', ?1)")?
+        .execute([-pages.abs()])?;
+    Ok(conn.total_changes().saturating_sub(before) >= 2)
+}
+
 /// Index rows (subjects, messages) past which a query is broad: looking
 /// each hit up costs more than walking the tickets in the page's order and
 /// keeping those found (measured on 100,000 tickets: docs/desk-bench.md).
@@ -422,6 +492,69 @@ mod tests {
         assert_eq!(ids("424242"), vec![t]);
         assert_eq!(ids(&format!("#{t}")), vec![t]);
         assert_eq!(ids("order"), vec![t], "one id for two rows of the ticket");
+    }
+
+    #[test]
+    fn the_id_list_is_the_sorted_set_of_ticket_ids() {
+        let conn = db();
+        let a = ticket(
+            &conn,
+            "Refund",
+            &[("refund please", false), ("refund now", false)],
+        );
+        let _b = ticket(&conn, "Other", &[("nothing here", false)]);
+        let c = ticket(&conn, "Late", &[("my refund", true)]);
+        let list = |q: &str, public_only: bool| {
+            SearchQuery::parse(q)
+                .ticket_id_list(&conn, public_only)
+                .expect("list")
+        };
+        assert_eq!(
+            list("refund", false),
+            vec![a, c],
+            "each ticket once, in order"
+        );
+        assert_eq!(list("refund", true), vec![a], "a note is not public");
+        assert_eq!(list(&format!("#{c}"), true), vec![c], "a number alone");
+        assert_eq!(list("999999", false), Vec::<i64>::new(), "no such ticket");
+        assert_eq!(list("!!", false), Vec::<i64>::new());
+    }
+
+    #[test]
+    fn merging_leaves_one_segment_and_the_same_answers() {
+        let conn = db();
+        // Without automerge, every transaction leaves a segment of its own.
+        conn.execute(
+            "INSERT INTO search_index (search_index, rank) VALUES ('automerge', 0)",
+            [],
+        )
+        .expect("automerge off");
+        for i in 0..12 {
+            ticket(
+                &conn,
+                &format!("Order {i}"),
+                &[(&format!("refund {i} invoice"), false)],
+            );
+        }
+        let before = index_segments(&conn).expect("segments");
+        assert!(before > MERGE_SEGMENTS, "{before} segments");
+        let answers = |conn: &Connection| {
+            ["refund", "invoice 7", "order", "ord*"].map(|q| found(conn, q, false))
+        };
+        let want = answers(&conn);
+        assert_eq!(want[0].len(), 12);
+        let mut steps = 0;
+        while merge_index_step(&conn, 1).expect("merge") {
+            steps += 1;
+            assert!(steps < 1_000, "the merge ends");
+        }
+        assert!(steps >= 1);
+        assert_eq!(index_segments(&conn).expect("segments"), 1);
+        assert_eq!(answers(&conn), want);
+        assert!(
+            !merge_index_step(&conn, MERGE_PAGES).expect("merge"),
+            "nothing left"
+        );
     }
 
     #[test]

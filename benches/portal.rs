@@ -276,11 +276,6 @@ fn tags(body: &str) -> impl Iterator<Item = &str> {
     body.match_indices('<').map(|(i, _)| &body[i..])
 }
 
-/// The ticket numbers a list page shows, in order (the `#123` link of each row).
-fn listed(body: &str) -> Vec<i64> {
-    rows(body).into_iter().map(|(id, _)| id).collect()
-}
-
 /// Each row of a list page: its ticket number (its `#123` link) and its
 /// "Assigned to" cell, the row's last.
 ///
@@ -422,7 +417,8 @@ impl Expectations {
     }
 
     /// The list shows `want`, in order, each with its assignee.
-    fn list(&self, body: &str, want: &[i64], what: &str) {
+    /// Checks the rows of a list; returns the ids shown.
+    fn list(&self, body: &str, want: &[i64], what: &str) -> Vec<i64> {
         let rows = rows(body);
         let shown: Vec<i64> = rows.iter().map(|(id, _)| *id).collect();
         assert_eq!(shown, want, "{what}");
@@ -433,6 +429,7 @@ impl Expectations {
                 "{what}: #{id} assigned to"
             );
         }
+        shown
     }
 
     fn member_all(&self, body: &str) {
@@ -448,8 +445,7 @@ impl Expectations {
     }
 
     fn admin_active(&self, body: &str) {
-        self.list(body, &self.admin_active, "admin, /tickets");
-        let shown = listed(body);
+        let shown = self.list(body, &self.admin_active, "admin, /tickets");
         assert!(
             shown.iter().all(|id| self.org.contains(id)),
             "admin, /tickets: only the organization's tickets"

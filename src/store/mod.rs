@@ -37,6 +37,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0008_assignee.sql"),
     include_str!("migrations/0009_search.sql"),
     include_str!("migrations/0010_facets.sql"),
+    include_str!("migrations/0011_preview.sql"),
 ];
 
 /// Bytes of the database file a connection reads through a memory map:

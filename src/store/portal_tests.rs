@@ -742,3 +742,75 @@ fn a_list_statement_is_prepared_once_and_reused_searched_or_not() {
         }
     }
 }
+
+/// A message row, `internal` or public, on `ticket`.
+fn add_message(conn: &Connection, ticket: TicketId, text: &str, internal: bool) {
+    conn.execute(
+        "INSERT INTO messages (ticket_id, direction, date, text, full_text, internal, created_at)
+         VALUES (?1, 'in', 0, ?2, ?2, ?3, 0)",
+        params![ticket.0, text, internal],
+    )
+    .expect("message");
+}
+
+fn preview(conn: &Connection, ticket: TicketId) -> Option<String> {
+    conn.query_row(
+        "SELECT preview FROM tickets WHERE id = ?1",
+        [ticket.0],
+        |r| r.get(0),
+    )
+    .expect("preview")
+}
+
+#[test]
+fn the_description_is_the_first_public_message_whatever_came_before_or_after() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = store(dir.path());
+    let conn = store.conn();
+    let ann = user(conn, "ann@acme.test", "member", Some("acme.test"));
+    let t = ticket(conn, ann, Some("acme.test"), &[]);
+    assert_eq!(preview(conn, t), None, "no message yet");
+    add_message(conn, t, "an internal note first", true);
+    assert_eq!(preview(conn, t), None, "a note is never a description");
+    let long = format!("The printer jams. {}", "x".repeat(600));
+    add_message(conn, t, &long, false);
+    add_message(conn, t, "A later reply", false);
+    let kept = preview(conn, t).expect("set by the first public message");
+    assert_eq!(kept.chars().count(), 400, "the first 400 characters");
+    assert!(long.starts_with(&kept));
+    let viewer = Viewer {
+        email: "ann@acme.test".into(),
+        role: Role::Member,
+        org: Some("acme.test".into()),
+    };
+    let rows = tickets_for(conn, &viewer, &TicketFilter::default(), 10, 0).expect("list");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].description, description(&long));
+    assert!(rows[0].description.starts_with("The printer jams."));
+}
+
+#[test]
+fn the_migration_gives_existing_tickets_their_description() {
+    let conn = Connection::open_in_memory().expect("memory db");
+    let migrations = super::super::MIGRATIONS;
+    let v11 = migrations.len() - 1;
+    for sql in &migrations[..v11] {
+        conn.execute_batch(sql).expect("migration");
+    }
+    let ann = user(&conn, "ann@acme.test", "member", None);
+    let (a, b, c) = (
+        ticket(&conn, ann, None, &[]),
+        ticket(&conn, ann, None, &[]),
+        ticket(&conn, ann, None, &[]),
+    );
+    add_message(&conn, a, "note", true);
+    add_message(&conn, a, "first public", false);
+    add_message(&conn, a, "second public", false);
+    add_message(&conn, b, "only a note", true);
+    conn.execute_batch(migrations[v11]).expect("v11");
+    assert_eq!(preview(&conn, a).as_deref(), Some("first public"));
+    assert_eq!(preview(&conn, b), None);
+    assert_eq!(preview(&conn, c), None);
+    add_message(&conn, b, "now public", false);
+    assert_eq!(preview(&conn, b).as_deref(), Some("now public"));
+}

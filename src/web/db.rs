@@ -504,12 +504,20 @@ impl Pool {
         .await
     }
 
-    pub async fn tickets_for(
+    /// The list page's rows for `viewer`, handed to `then` on the database
+    /// thread: the page is rendered there too, so that rendering spreads
+    /// over both cores instead of queueing on the one runtime thread.
+    pub async fn tickets_for<R, F>(
         &self,
         viewer: Viewer,
         status: String,
         q: String,
-    ) -> Result<Vec<TicketRowView>, WebError> {
+        then: F,
+    ) -> Result<R, WebError>
+    where
+        R: Send + 'static,
+        F: FnOnce(Vec<TicketRowView>) -> R + Send + 'static,
+    {
         self.run(move |store, _| {
             let filter = crate::store::portal::TicketFilter {
                 status: status_filter(&status),
@@ -517,20 +525,28 @@ impl Pool {
             };
             let t = now();
             let rows = crate::store::portal::tickets_for(store.conn(), &viewer, &filter, 200, 0)?;
-            Ok(rows
-                .into_iter()
-                .map(|r| TicketRowView::new(r, &viewer.email, t))
-                .collect())
+            Ok(then(
+                rows.into_iter()
+                    .map(|r| TicketRowView::new(r, &viewer.email, t))
+                    .collect(),
+            ))
         })
         .await
     }
 
-    pub async fn ticket_page(
+    /// The ticket page's view, handed to `then` on the database thread (as
+    /// [`Pool::tickets_for`]); `None` when `viewer` may not see ticket `id`.
+    pub async fn ticket_page<R, F>(
         &self,
         viewer: Viewer,
         id: i64,
         labels: Vec<(String, String)>,
-    ) -> Result<Option<TicketView>, WebError> {
+        then: F,
+    ) -> Result<Option<R>, WebError>
+    where
+        R: Send + 'static,
+        F: FnOnce(TicketView) -> R + Send + 'static,
+    {
         self.run(move |store, ing| {
             let Some(p) = crate::store::portal::ticket_page(
                 store.conn(),
@@ -550,7 +566,7 @@ impl Pool {
             let (created, created_iso) = dates(p.created_at);
             let (updated, updated_iso) = dates(p.updated_at);
             let messages = message_views(p.messages, &ing.policy().addressing, &agents);
-            Ok(Some(TicketView {
+            Ok(Some(then(TicketView {
                 id: p.id.0,
                 subject: p.subject,
                 status: p.status.as_str(),
@@ -574,7 +590,7 @@ impl Pool {
                     .collect(),
                 watchers: p.watchers.into_iter().map(|w| w.email).collect(),
                 messages,
-            }))
+            })))
         })
         .await
     }

@@ -18,6 +18,7 @@ pub mod multipart;
 pub mod org;
 pub mod pages;
 pub mod percent;
+pub mod rows;
 pub mod session;
 pub mod tickets;
 

@@ -69,10 +69,6 @@ async fn list(
         "active".to_owned()
     };
     let search = q.q.trim().chars().take(200).collect::<String>();
-    let tickets = web
-        .db
-        .tickets_for(user.viewer(), status.clone(), search.clone())
-        .await?;
     let filters: Vec<Filter> = FILTERS
         .iter()
         .map(|(value, label)| Filter {
@@ -81,17 +77,24 @@ async fn list(
             current: *value == status,
         })
         .collect();
-    Ok(Html(pages::render(
-        "tickets.html",
-        minijinja::context! {
-            title => "My activities", nav => "tickets", support_name => web.site.support_name,
-            support_address => web.site.support_address,
-            user => user_ctx(&user), csrf => user.form_token,
-            tickets => tickets, filters => filters, status => status, q => search,
-            data_log => status == "log",
-        },
-    ))
-    .into_response())
+    let page = minijinja::context! {
+        title => "My activities", nav => "tickets", support_name => web.site.support_name,
+        support_address => web.site.support_address,
+        user => user_ctx(&user), csrf => user.form_token,
+        filters => filters, status => status, q => search,
+        data_log => status == "log",
+    };
+    let html = web
+        .db
+        .tickets_for(user.viewer(), status, search, move |tickets| {
+            let rows = minijinja::Value::from_safe_string(super::rows::ticket_rows(&tickets));
+            pages::render(
+                "tickets.html",
+                minijinja::context! { any => !tickets.is_empty(), rows => rows, ..page },
+            )
+        })
+        .await?;
+    Ok(Html(html).into_response())
 }
 
 /// What the page layout shows of the signed-in person.
@@ -112,21 +115,23 @@ async fn show(
         .iter()
         .map(|f| (f.name.clone(), f.label.clone()))
         .collect();
-    let t = web
+    let page = minijinja::context! {
+        nav => "tickets",
+        support_name => web.site.support_name, support_address => web.site.support_address,
+        user => user_ctx(&user), csrf => user.form_token,
+        max_upload => size_label(web.site.max_upload),
+    };
+    let html = web
         .db
-        .ticket_page(user.viewer(), id, labels)
+        .ticket_page(user.viewer(), id, labels, move |t| {
+            pages::render(
+                "ticket.html",
+                minijinja::context! { title => format!("#{id} {}", t.subject), t => t, ..page },
+            )
+        })
         .await?
         .ok_or(WebError::NotFound)?;
-    Ok(Html(pages::render(
-        "ticket.html",
-        minijinja::context! {
-            title => format!("#{id} {}", t.subject), nav => "tickets",
-            support_name => web.site.support_name, support_address => web.site.support_address,
-            user => user_ctx(&user), csrf => user.form_token, t => t,
-            max_upload => size_label(web.site.max_upload),
-        },
-    ))
-    .into_response())
+    Ok(Html(html).into_response())
 }
 
 #[derive(Serialize, Default, Clone)]

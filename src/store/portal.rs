@@ -128,9 +128,11 @@ fn description(text: &str) -> String {
         // A run of visible ASCII with single spaces between its words (most
         // of a description), copied at once as far as it stays before the
         // cut: the same characters the loop below would push one by one.
-        if b.is_ascii_graphic() {
+        let room = (DESCRIPTION_CHARS - 2).saturating_sub(d.chars + usize::from(space));
+        if room > 0 && b.is_ascii_graphic() {
+            // Read no further than the room left: past it, the loop below.
             let mut end = i;
-            while let Some(&c) = bytes.get(end) {
+            while let Some(&c) = bytes.get(end).filter(|_| end - i < room) {
                 let word = c.is_ascii_graphic()
                     || (c == b' ' && bytes.get(end + 1).is_some_and(u8::is_ascii_graphic));
                 if !word {
@@ -138,9 +140,8 @@ fn description(text: &str) -> String {
                 }
                 end += 1;
             }
-            let room = (DESCRIPTION_CHARS - 2).saturating_sub(d.chars + usize::from(space));
-            let take = (end - i).min(room);
-            if let Some(run) = text.get(i..i + take).filter(|r| !r.is_empty()) {
+            let take = end - i;
+            if let Some(run) = text.get(i..end).filter(|r| !r.is_empty()) {
                 if space {
                     d.out.push(' ');
                 }

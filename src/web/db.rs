@@ -504,19 +504,21 @@ impl Pool {
         .await
     }
 
-    /// The list page's rows for `viewer`, handed to `then` on the database
-    /// thread: the page is rendered there too, so that rendering spreads
-    /// over both cores instead of queueing on the one runtime thread.
+    /// The rows of `page` (from 1) of the list for `viewer`, and whether
+    /// more follow, handed to `then` on the database thread: the page is
+    /// rendered there too, so that rendering spreads over both cores
+    /// instead of queueing on the one runtime thread.
     pub async fn tickets_for<R, F>(
         &self,
         viewer: Viewer,
         status: String,
         q: String,
+        page: u32,
         then: F,
     ) -> Result<R, WebError>
     where
         R: Send + 'static,
-        F: FnOnce(Vec<TicketRowView>) -> R + Send + 'static,
+        F: FnOnce(Vec<TicketRowView>, bool) -> R + Send + 'static,
     {
         self.run(move |store, _| {
             let filter = crate::store::portal::TicketFilter {
@@ -524,11 +526,23 @@ impl Pool {
                 q: Some(q).filter(|q| !q.is_empty()),
             };
             let t = now();
-            let rows = crate::store::portal::tickets_for(store.conn(), &viewer, &filter, 200, 0)?;
+            let limit = super::tickets::PAGE_ROWS;
+            let offset = (page.max(1) - 1).saturating_mul(limit);
+            // One row more than the page: whether an older page exists.
+            let mut rows = crate::store::portal::tickets_for(
+                store.conn(),
+                &viewer,
+                &filter,
+                limit + 1,
+                offset,
+            )?;
+            let more = rows.len() > limit as usize;
+            rows.truncate(limit as usize);
             Ok(then(
                 rows.into_iter()
                     .map(|r| TicketRowView::new(r, &viewer.email, t))
                     .collect(),
+                more,
             ))
         })
         .await

@@ -38,6 +38,30 @@ pub struct ListQuery {
     status: String,
     #[serde(default)]
     q: String,
+    /// Read as text: a page number that is no number is page 1, not a 400.
+    #[serde(default)]
+    page: String,
+}
+
+/// Rows a page of "My activities" shows (an org admin's organization may
+/// have thousands of tickets: `?page=N` goes further back).
+pub const PAGE_ROWS: u32 = 200;
+
+/// The last page a list goes to: the work a page costs stays bounded
+/// (a search finds an old ticket sooner).
+const MAX_PAGE: u32 = 500;
+
+/// `/tickets?…` for `page` of the list, its tab and search kept.
+fn list_href(status: &str, q: &str, page: u32) -> String {
+    let mut href = format!("/tickets?status={}", super::percent::encode(status));
+    if !q.is_empty() {
+        href.push_str("&q=");
+        href.push_str(&super::percent::encode(q));
+    }
+    if page > 1 {
+        href.push_str(&format!("&page={page}"));
+    }
+    href
 }
 
 #[derive(Serialize)]
@@ -69,6 +93,7 @@ async fn list(
         "active".to_owned()
     };
     let search = q.q.trim().chars().take(200).collect::<String>();
+    let page: u32 = q.page.trim().parse().unwrap_or(1).clamp(1, MAX_PAGE);
     let filters: Vec<Filter> = FILTERS
         .iter()
         .map(|(value, label)| Filter {
@@ -77,20 +102,25 @@ async fn list(
             current: *value == status,
         })
         .collect();
-    let page = minijinja::context! {
+    let newer = (page > 1).then(|| list_href(&status, &search, page - 1));
+    let older = list_href(&status, &search, page + 1);
+    let ctx = minijinja::context! {
         title => "My activities", nav => "tickets", support_name => web.site.support_name,
         support_address => web.site.support_address,
         user => user_ctx(&user), csrf => user.form_token,
-        filters => filters, status => status, q => search,
+        filters => filters, status => status, q => search, page => page, newer => newer,
         data_log => status == "log",
     };
     let html = web
         .db
-        .tickets_for(user.viewer(), status, search, move |tickets| {
+        .tickets_for(user.viewer(), status, search, page, move |tickets, more| {
             let rows = minijinja::Value::from_safe_string(super::rows::ticket_rows(&tickets));
+            let older = (more && page < MAX_PAGE).then_some(older);
             pages::render(
                 "tickets.html",
-                minijinja::context! { any => !tickets.is_empty(), rows => rows, ..page },
+                minijinja::context! {
+                    any => !tickets.is_empty(), rows => rows, older => older, ..ctx
+                },
             )
         })
         .await?;

@@ -52,6 +52,14 @@ pattern = "^[A-Z]-?[0-9]{{3,5}}$"
         harness::store(&self.config)
     }
 
+    /// Runs `sql` in one transaction.
+    fn sql(&self, sql: &str) {
+        let mut store = self.store();
+        let tx = store.write().expect("tx");
+        tx.execute_batch(sql).expect("sql");
+        tx.commit().expect("commit");
+    }
+
     /// Ingests a mail as the MTA would.
     fn mail(&self, headers: &str, body: &str) -> Option<i64> {
         let mut store = self.store();
@@ -780,4 +788,96 @@ async fn a_customer_search_finds_public_words_never_note_words_nor_others_ticket
         !other_number.contains(&row(theirs)),
         "another's ticket by its number: {other_number}"
     );
+}
+
+/// The ticket numbers a portal list shows, in order.
+fn listed(body: &str) -> Vec<i64> {
+    const ROW: &str = "<td><a href=\"/tickets/";
+    body.match_indices(ROW)
+        .filter_map(|(i, _)| {
+            let rest = &body[i + ROW.len()..];
+            let (id, after) = rest.split_once('"')?;
+            // The row's first link, `…">#123`, not the subject's.
+            after.starts_with(">#").then(|| id.parse().ok())?
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_long_list_goes_back_page_by_page_with_its_tab_and_search() {
+    let p = Portal::new();
+    let carls = new_ticket(&p, "carl@acme.test", "Printer jam", "");
+    let eves = new_ticket(&p, "eve@other.test", "Printer elsewhere", "");
+    new_ticket(&p, "zoe@acme.test", "Printer of my own", "");
+    let zoe = p.sign_up("zoe@acme.test").await;
+    // 250 more of the organization's, 5 of another one's, 3 of which Zoe
+    // watches: an admin sees 252 + 3, in order of creation, newest first.
+    p.sql(&format!(
+        "UPDATE users SET role = 'admin', org = 'acme.test' WHERE email = 'zoe@acme.test';
+         WITH RECURSIVE n(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM n WHERE k < 250)
+         INSERT INTO tickets (subject, status, priority, requester_id, org, created_at, updated_at)
+         SELECT 'Printer ' || k, 'open', 'normal', t.requester_id, t.org,
+                t.created_at - (k * 7919) % 1000, t.updated_at
+         FROM n, tickets t WHERE t.id = {carls};
+         WITH RECURSIVE n(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM n WHERE k < 5)
+         INSERT INTO tickets (subject, status, priority, requester_id, org, created_at, updated_at)
+         SELECT 'Printer there ' || k, 'open', 'normal', t.requester_id, t.org,
+                t.created_at - k * 3, t.updated_at
+         FROM n, tickets t WHERE t.id = {eves};
+         INSERT INTO watchers (ticket_id, user_id)
+         SELECT t.id, (SELECT id FROM users WHERE email = 'zoe@acme.test')
+         FROM tickets t WHERE t.subject LIKE 'Printer there %' ORDER BY t.id LIMIT 3;"
+    ));
+    let store = p.store();
+    let want: Vec<i64> = store
+        .conn()
+        .prepare(
+            "SELECT t.id FROM tickets t WHERE t.org = 'acme.test'
+                OR t.id IN (SELECT ticket_id FROM watchers
+                            WHERE user_id = (SELECT id FROM users WHERE email = 'zoe@acme.test'))
+             ORDER BY t.created_at DESC, t.id DESC",
+        )
+        .expect("prepare")
+        .query_map([], |r| r.get(0))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("ids");
+    assert_eq!(want.len(), 255);
+    for base in ["/tickets?status=all", "/tickets?status=all&q=printer"] {
+        let first = p.get(base, Some(&zoe)).await;
+        assert_eq!(first.status, StatusCode::OK);
+        let mut got = listed(&first.body);
+        assert_eq!(got.len(), 200, "{base}: a page of 200");
+        assert!(
+            !first.body.contains("rel=\"prev\""),
+            "{base}: no newer page"
+        );
+        // The link as a browser reads it (minijinja escapes `/` and `&`).
+        let hrefs = first.body.replace("&#x2f;", "/").replace("&amp;", "&");
+        assert!(
+            hrefs.contains(&format!("href=\"{base}&page=2\" rel=\"next\"")),
+            "{base}: {}",
+            first.body
+        );
+        let second = p.get(&format!("{base}&page=2"), Some(&zoe)).await;
+        got.extend(listed(&second.body));
+        assert_eq!(got, want, "{base}: every ticket once, in order");
+        assert!(
+            second.body.contains("rel=\"prev\""),
+            "{base}: back to page 1"
+        );
+        assert!(
+            !second.body.contains("rel=\"next\""),
+            "{base}: the last page"
+        );
+        let past = p.get(&format!("{base}&page=3"), Some(&zoe)).await;
+        assert_eq!(listed(&past.body), Vec::<i64>::new());
+        assert!(past.body.contains("on page 3"), "{}", past.body);
+    }
+    // Not a number, or too far: page 1, or the last page the list goes to.
+    let odd = p.get("/tickets?status=all&page=x", Some(&zoe)).await;
+    assert_eq!(listed(&odd.body).len(), 200);
+    let far = p.get("/tickets?status=all&page=900", Some(&zoe)).await;
+    assert_eq!(far.status, StatusCode::OK);
+    assert!(far.body.contains("Page 500"), "{}", far.body);
 }

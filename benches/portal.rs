@@ -37,6 +37,7 @@ mod report;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
+use ticketd::web::tickets::PAGE_ROWS;
 
 use big_db::{
     BigDb, Spec, BIG_ORG, INTERNAL_MARK, MEMBER, MEMBER_TICKETS, MEMBER_WATCHES, PASSWORD,
@@ -354,10 +355,10 @@ impl Expectations {
             MEMBER_TICKETS + MEMBER_WATCHES,
             "the member's tickets"
         );
-        // A list shows the newest 200 it may see of the tab's statuses (the
-        // default tab: open and awaiting reply).
+        // A list's first page shows the newest it may see of the tab's
+        // statuses (the default tab: open and awaiting reply).
         let admin_sql = |statuses: &str| {
-            format!("SELECT t.id, t.status FROM tickets t WHERE (t.org = ?2 OR {mine}) AND t.status IN ({statuses}) ORDER BY t.created_at DESC, t.id DESC LIMIT 200")
+            format!("SELECT t.id, t.status FROM tickets t WHERE (t.org = ?2 OR {mine}) AND t.status IN ({statuses}) ORDER BY t.created_at DESC, t.id DESC LIMIT {PAGE_ROWS}")
         };
         let admin = ids(
             &admin_sql("'open', 'pending', 'solved', 'closed'"),
@@ -375,7 +376,11 @@ impl Expectations {
             .collect::<Result<_, _>>()
             .expect("rows");
         assert_eq!(org.len(), db.org_tickets, "the organization's tickets");
-        assert_eq!(admin.len(), org.len().min(200), "the admin's page is full");
+        assert_eq!(
+            admin.len(),
+            org.len().min(PAGE_ROWS as usize),
+            "the admin's page is full"
+        );
         let mut assignee = BTreeMap::new();
         let mut name = conn
             .prepare(

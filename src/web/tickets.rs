@@ -45,7 +45,7 @@ pub struct ListQuery {
 
 /// Rows a page of "My activities" shows (an org admin's organization may
 /// have thousands of tickets: `?page=N` goes further back).
-pub const PAGE_ROWS: u32 = 200;
+pub const PAGE_ROWS: u32 = 50;
 
 /// The last page a list goes to: the work a page costs stays bounded
 /// (a search finds an old ticket sooner).

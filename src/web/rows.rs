@@ -1,15 +1,18 @@
-//! The rows of the portal's ticket list, written straight into the page.
+//! The parts of the portal's pages that repeat hundreds of times — the
+//! rows of the ticket list, the messages of a conversation — written
+//! straight into the page.
 //!
-//! Why not in the template: a list has up to 200 rows of nine cells, and
-//! minijinja turned every row into a map of values and looked each cell up
-//! by name — with the allocations that go with it, a quarter of an org
-//! admin's page under load (docs/portal-bench.md). The markup is the one
-//! the template had; `tickets.html` prints it as it is, so everything from
-//! mail or a form is escaped here, by [`escape_into`].
+//! Why not in the templates: minijinja turned every row and message into a
+//! map of values and looked each field up by name, with the allocations
+//! that go with it: a quarter of an org admin's list and a fifth of a
+//! 200-message ticket page under load (docs/portal-bench.md). The markup is
+//! the one the templates had (the tests check it against them); the pages
+//! print it as it is, so everything from mail or a form is escaped here,
+//! by [`escape_into`].
 
 use std::fmt::Write;
 
-use super::db::TicketRowView;
+use super::db::{MessageView, TicketRowView};
 
 /// The `<tr>` of every row, in order.
 pub fn ticket_rows(rows: &[TicketRowView]) -> String {
@@ -44,6 +47,48 @@ pub fn ticket_rows(rows: &[TicketRowView]) -> String {
         );
         escape_into(&mut out, or_dash(t.assignee.as_deref()));
         out.push_str("</td>\n  </tr>\n");
+    }
+    out
+}
+
+/// The `<article>` of every message of ticket `ticket`, in order.
+pub fn conversation(ticket: i64, messages: &[MessageView]) -> String {
+    let size: usize = messages.iter().map(|m| m.text.len() + 400).sum();
+    let mut out = String::with_capacity(size);
+    for m in messages {
+        out.push_str("<article class=\"message");
+        if m.from_support {
+            out.push_str(" from-support");
+        }
+        out.push_str("\">\n    <header><strong>");
+        escape_into(&mut out, &m.author);
+        out.push_str("</strong> <time datetime=\"");
+        escape_into(&mut out, &m.date_iso);
+        out.push_str("\">");
+        escape_into(&mut out, &m.date);
+        out.push_str("</time>");
+        if m.source == "web" {
+            out.push_str(" <span class=\"muted small\">via the portal</span>");
+        }
+        out.push_str("</header>\n    <div class=\"text\">");
+        escape_into(&mut out, &m.text);
+        out.push_str("</div>\n    ");
+        if !m.attachments.is_empty() {
+            out.push_str("<ul class=\"attachments\">\n      ");
+            for a in &m.attachments {
+                let _ = write!(
+                    out,
+                    "<li><a href=\"/tickets/{ticket}/attachments/{}\">",
+                    a.id
+                );
+                escape_into(&mut out, &a.filename);
+                out.push_str("</a> <span class=\"muted small\">");
+                escape_into(&mut out, &a.size_label);
+                out.push_str("</span></li>");
+            }
+            out.push_str("\n    </ul>\n    ");
+        }
+        out.push_str("</article>\n  ");
     }
     out
 }
@@ -168,6 +213,54 @@ mod tests {
             .and_then(|t| t.render(minijinja::context! { tickets => rows }))
             .expect("render");
         assert_eq!(ticket_rows(&rows), want);
+    }
+
+    /// The conversation as the template wrote it before.
+    const TEMPLATE_CONVERSATION: &str = r#"{% for m in t.messages %}<article class="message{% if m.from_support %} from-support{% endif %}">
+    <header><strong>{{ m.author }}</strong> <time datetime="{{ m.date_iso }}">{{ m.date }}</time>{% if m.source == "web" %} <span class="muted small">via the portal</span>{% endif %}</header>
+    <div class="text">{{ m.text }}</div>
+    {% if m.attachments %}<ul class="attachments">
+      {% for a in m.attachments %}<li><a href="/tickets/{{ t.id }}/attachments/{{ a.id }}">{{ a.filename }}</a> <span class="muted small">{{ a.size_label }}</span></li>{% endfor %}
+    </ul>
+    {% endif %}</article>
+  {% endfor %}"#;
+
+    #[test]
+    fn the_conversation_is_what_the_template_wrote() {
+        use super::super::db::AttachmentView;
+        let message =
+            |author: &str, support: bool, source: &'static str, files: usize| MessageView {
+                author: author.into(),
+                from_support: support,
+                date: "1 Dec 2026, 10:00 UTC".into(),
+                date_iso: "2026-12-01T10:00:00Z".into(),
+                text: "Hello <b>there</b>,\nsee a/b & 'c'".into(),
+                source,
+                attachments: (0..files)
+                    .map(|k| AttachmentView {
+                        id: 30 + k as i64,
+                        filename: format!("report <{k}>.pdf"),
+                        size_label: "12 KB".into(),
+                    })
+                    .collect(),
+            };
+        let messages = vec![
+            message("Ann <ann@acme.test>", false, "email", 0),
+            message("Example Support", true, "web", 2),
+            message("", false, "web", 1),
+        ];
+        let mut env = minijinja::Environment::new();
+        env.add_template("c.html", TEMPLATE_CONVERSATION)
+            .expect("template");
+        let want = env
+            .get_template("c.html")
+            .and_then(|t| {
+                t.render(minijinja::context! {
+                    t => minijinja::context! { id => 9, messages => messages },
+                })
+            })
+            .expect("render");
+        assert_eq!(conversation(9, &messages), want);
     }
 
     #[test]

@@ -153,10 +153,16 @@ async fn show(
     };
     let html = web
         .db
-        .ticket_page(user.viewer(), id, labels, move |t| {
+        .ticket_page(user.viewer(), id, labels, move |mut t| {
+            let messages = std::mem::take(&mut t.messages);
+            let conversation =
+                minijinja::Value::from_safe_string(super::rows::conversation(t.id, &messages));
             pages::render(
                 "ticket.html",
-                minijinja::context! { title => format!("#{id} {}", t.subject), t => t, ..page },
+                minijinja::context! {
+                    title => format!("#{id} {}", t.subject), t => t,
+                    conversation => conversation, ..page
+                },
             )
         })
         .await?

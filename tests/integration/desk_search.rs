@@ -50,10 +50,7 @@ listen = "127.0.0.1:0"
     }
 
     fn sql(&self, sql: &str) {
-        let mut store = self.store();
-        let tx = store.write().expect("tx");
-        tx.execute_batch(sql).expect("sql");
-        tx.commit().expect("commit");
+        harness::sql(&self.config, sql);
     }
 
     fn ticket(&self, from: &str, subject: &str, body: &str) -> i64 {

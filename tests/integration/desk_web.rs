@@ -60,10 +60,7 @@ categories = ["Billing", "Export"]
     }
 
     fn sql(&self, sql: &str) {
-        let mut store = self.store();
-        let tx = store.write().expect("tx");
-        tx.execute(sql, []).expect("sql");
-        tx.commit().expect("commit");
+        harness::sql(&self.config, sql);
     }
 
     fn count(&self, sql: &str) -> i64 {

@@ -53,6 +53,14 @@ pub fn store(config: &Config) -> Store {
     Store::from_config(&config.store, Durability::Full).expect("store")
 }
 
+/// Runs `sql` on the portal's database in one transaction.
+pub fn sql(config: &Config, sql: &str) {
+    let mut store = store(config);
+    let tx = store.write().expect("tx");
+    tx.execute_batch(sql).expect("sql");
+    tx.commit().expect("commit");
+}
+
 /// The form token of the first form on a page.
 pub fn csrf_of(html: &str) -> String {
     html.split("name=\"csrf\" value=\"")

@@ -54,10 +54,7 @@ pattern = "^[A-Z]-?[0-9]{{3,5}}$"
 
     /// Runs `sql` in one transaction.
     fn sql(&self, sql: &str) {
-        let mut store = self.store();
-        let tx = store.write().expect("tx");
-        tx.execute_batch(sql).expect("sql");
-        tx.commit().expect("commit");
+        harness::sql(&self.config, sql);
     }
 
     /// Ingests a mail as the MTA would.

@@ -248,26 +248,7 @@ fn dense_plan(
             break;
         }
         walked += chunk.len() as i64;
-        let mut ids = chunk.clone();
-        ids.sort_unstable();
-        let mut hits: Vec<i64> = Vec::new();
-        let mut i = 0;
-        while let Some(&lo) = ids.get(i) {
-            let mut hi = lo;
-            while let Some(&next) = ids.get(i + 1) {
-                if next - hi > DENSE_GAP {
-                    break;
-                }
-                hi = next;
-                i += 1;
-            }
-            i += 1;
-            let mut rows = range.query(rusqlite::params![expr, lo, hi])?;
-            while let Some(r) = rows.next()? {
-                hits.push(r.get(0)?);
-            }
-        }
-        hits.sort_unstable();
+        let hits = hits_among(&mut range, &expr, &chunk)?;
         found.extend(
             chunk
                 .into_iter()
@@ -279,6 +260,37 @@ fn dense_plan(
     }
     found.truncate(usize::try_from(end).unwrap_or(usize::MAX));
     Ok(Some(found_plan(&found, DENSE_COUNT, true)?))
+}
+
+/// Which of `tickets` hold the words of `expr`, sorted: their ids cut into
+/// runs of close ids ([`DENSE_GAP`]), one read of the index's rowid range
+/// per run (`range`: the expression, and a run's first and last id).
+fn hits_among(
+    range: &mut rusqlite::CachedStatement<'_>,
+    expr: &str,
+    tickets: &[i64],
+) -> Result<Vec<i64>, StoreError> {
+    let mut ids = tickets.to_vec();
+    ids.sort_unstable();
+    let mut hits: Vec<i64> = Vec::new();
+    let mut i = 0;
+    while let Some(&lo) = ids.get(i) {
+        let mut hi = lo;
+        while let Some(&next) = ids.get(i + 1) {
+            if next - hi > DENSE_GAP {
+                break;
+            }
+            hi = next;
+            i += 1;
+        }
+        i += 1;
+        let mut rows = range.query(rusqlite::params![expr, lo, hi])?;
+        while let Some(r) = rows.next()? {
+            hits.push(r.get(0)?);
+        }
+    }
+    hits.sort_unstable();
+    Ok(hits)
 }
 
 /// How many tickets `f` matches, from `ticket_facets` (schema v10) when

@@ -53,12 +53,21 @@ fn main() {
     };
     let mut floor = Vec::new();
     let mut batch = Vec::new();
+    let mut writer = Vec::new();
     for _ in 0..runs {
         floor.push(parse_floor(&mailbox));
-        batch.push(run_batches(&mailbox, 100));
+        let (wall, cpu) = run_batches(&mailbox, 100);
+        batch.push(wall);
+        writer.push(cpu);
     }
     report::median_line("parse only (mail-parser, the floor)", n, "msg", &mut floor);
     report::median_line("ingest, batches of 100 (daemon)", n, "msg", &mut batch);
+    report::median_line(
+        "  the writer thread's CPU time meanwhile",
+        n,
+        "msg",
+        &mut writer,
+    );
 
     let single_n = if bench { 2_000 } else { 50 };
     let mut single: Vec<Duration> = (0..if bench { 3 } else { 1 })
@@ -106,9 +115,12 @@ category = "orders"
     (dir, store, ingestor)
 }
 
-fn run_batches(mailbox: &[Vec<u8>], size: usize) -> Duration {
+/// The wall time of ingesting `mailbox` in batches of `size`, and the CPU
+/// time of the thread holding the write lock (this one) meanwhile.
+fn run_batches(mailbox: &[Vec<u8>], size: usize) -> (Duration, Duration) {
     let (_dir, mut store, ingestor) = setup(Durability::Normal);
     let start = Instant::now();
+    let cpu = report::thread_cpu();
     let mut created = 0;
     // BENCH_TRACE=1: the time of every 1,000 messages, to see that the
     // rate does not fall as the database grows.
@@ -132,7 +144,7 @@ fn run_batches(mailbox: &[Vec<u8>], size: usize) -> Duration {
             lap = Instant::now();
         }
     }
-    let t = start.elapsed();
+    let t = (start.elapsed(), report::thread_cpu() - cpu);
     assert!(
         created > mailbox.len() / 4,
         "only {created} tickets created"
@@ -170,7 +182,20 @@ static IN_TRIGGERS: AtomicU64 = AtomicU64::new(0);
 /// `BENCH_SQL=1`: print the statements of the first three mails counted.
 static PRINT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
+/// `BENCH_SQL=time`: time spent per statement text (triggers' programs are
+/// inside their statement's time), summed over the sample.
+static TIMES: std::sync::Mutex<BTreeMap<String, (u64, Duration)>> =
+    std::sync::Mutex::new(BTreeMap::new());
+
 fn count_statement(e: TraceEvent<'_>) {
+    if let TraceEvent::Profile(stmt, took) = e {
+        let sql: String = stmt.sql().split_whitespace().collect::<Vec<_>>().join(" ");
+        let mut times = TIMES.lock().unwrap_or_else(|p| p.into_inner());
+        let e = times.entry(sql).or_default();
+        e.0 += 1;
+        e.1 += took;
+        return;
+    }
     if let TraceEvent::Stmt(_, sql) = e {
         // A trigger's program is announced as "-- TRIGGER name".
         let counter = if sql.starts_with("--") {
@@ -199,11 +224,14 @@ fn statements_per_outcome(mailbox: &[Vec<u8>], sample: usize) {
             .ingest_batch(&mut store, chunk, NOW)
             .expect("batch");
     }
-    store
-        .conn()
-        .trace_v2(TraceEventCodes::SQLITE_TRACE_STMT, Some(count_statement));
+    let timed = std::env::var("BENCH_SQL").is_ok_and(|v| v == "time");
+    let mut codes = TraceEventCodes::SQLITE_TRACE_STMT;
+    if timed {
+        codes |= TraceEventCodes::SQLITE_TRACE_PROFILE;
+    }
+    store.conn().trace_v2(codes, Some(count_statement));
     let mut by: BTreeMap<Outcome, (u64, u64, u64)> = BTreeMap::new();
-    let print = std::env::var_os("BENCH_SQL").is_some();
+    let print = std::env::var_os("BENCH_SQL").is_some() && !timed;
     for (i, raw) in mailbox[half..].iter().take(sample).enumerate() {
         PRINT.store(print && i < 3, Ordering::Relaxed);
         STATEMENTS.store(0, Ordering::Relaxed);
@@ -223,6 +251,17 @@ fn statements_per_outcome(mailbox: &[Vec<u8>], sample: usize) {
     }
     store.conn().trace_v2(TraceEventCodes::empty(), None);
     assert!(!by.is_empty(), "no mail counted");
+    if timed {
+        let times = TIMES.lock().unwrap_or_else(|p| p.into_inner());
+        let mut rows: Vec<_> = times.iter().collect();
+        rows.sort_by_key(|(_, (_, t))| std::cmp::Reverse(*t));
+        let total: Duration = rows.iter().map(|(_, (_, t))| *t).sum();
+        println!("SQL time over {sample} mails: {total:?}, by statement:");
+        for (sql, (n, t)) in rows.iter().take(25) {
+            let cut: String = sql.chars().take(110).collect();
+            println!("  {:>9.1?} {:>6} × {cut}", t, n);
+        }
+    }
     println!("SQL statements per mail, by outcome (besides the batch's BEGIN and COMMIT):");
     for (outcome, (n, stmts, trig)) in &by {
         assert!(*stmts > 0, "{outcome:?}: no statement counted");

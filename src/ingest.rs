@@ -24,6 +24,7 @@ use crate::store::console::{self, ConsoleUpdate, UpdateSummary};
 use crate::store::{snapshot, Store, StoreError};
 use seen::{body_digest, recall, Recall};
 
+mod offload;
 mod seen;
 mod web;
 
@@ -82,6 +83,8 @@ struct Job<'r> {
     arrived: Timestamp,
     mode: Mode,
     replay: bool,
+    /// A batch's helper thread, when it has one.
+    offload: Option<&'r dyn crate::store::apply::Offload>,
 }
 
 /// Whether the work is kept.
@@ -187,6 +190,7 @@ impl Ingestor {
             arrived: now,
             mode,
             replay: false,
+            offload: None,
         };
         let report = match self.process(&tx, &job, &parsed) {
             Ok(r) => r,
@@ -288,6 +292,58 @@ impl Ingestor {
         now: Timestamp,
         savepoints: bool,
     ) -> Result<Option<Vec<Report>>, StoreError> {
+        if savepoints {
+            return self.pass_inline(tx, mails, parsed, now).map(Some);
+        }
+        // Rendering and file writes go to a helper thread (see
+        // `offload`), joined before the caller commits.
+        std::thread::scope(|s| {
+            let (helper, work) = offload::helper(&self.renderer, &self.files);
+            let worker = s.spawn(work);
+            let mut reports = Vec::with_capacity(mails.len());
+            let mut result = Ok(());
+            for (mail, parsed) in mails.iter().zip(parsed) {
+                let job = Job {
+                    raw: mail.raw.as_ref(),
+                    now,
+                    arrived: mail.arrived,
+                    mode: Mode::Commit,
+                    replay: false,
+                    offload: Some(&helper),
+                };
+                result = self.process(tx, &job, parsed).and_then(|r| {
+                    reports.push(r);
+                    helper.write_ready(tx)
+                });
+                if result.is_err() {
+                    break;
+                }
+            }
+            // After a failure the helper's end is dropped unused, which
+            // stops it.
+            let result = result.and_then(|()| helper.finish(tx));
+            worker
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p));
+            match result {
+                Ok(()) => Ok(Some(reports)),
+                Err(e) if e.is_temporary() => Err(e),
+                Err(_) => Ok(None),
+            }
+        })
+    }
+
+    /// A pass with a savepoint per mail, everything done inline: a mail
+    /// that fails for a reason of its own is rolled back to its savepoint
+    /// and quarantined. A temporary failure is an error: nothing of the
+    /// batch may be acknowledged.
+    fn pass_inline<R: AsRef<[u8]>>(
+        &self,
+        tx: &Connection,
+        mails: &[Arrival<R>],
+        parsed: &[Parsed<'_>],
+        now: Timestamp,
+    ) -> Result<Vec<Report>, StoreError> {
         let mut reports = Vec::with_capacity(mails.len());
         for (i, (mail, parsed)) in mails.iter().zip(parsed).enumerate() {
             let raw = mail.raw.as_ref();
@@ -297,26 +353,22 @@ impl Ingestor {
                 arrived: mail.arrived,
                 mode: Mode::Commit,
                 replay: false,
+                offload: None,
             };
-            if savepoints {
-                tx.execute_batch(&format!("SAVEPOINT mail{i}"))?;
-            }
+            tx.execute_batch(&format!("SAVEPOINT mail{i}"))?;
             match self.process(tx, &job, parsed) {
                 Ok(r) => {
-                    if savepoints {
-                        tx.execute_batch(&format!("RELEASE mail{i}"))?;
-                    }
+                    tx.execute_batch(&format!("RELEASE mail{i}"))?;
                     reports.push(r);
                 }
                 Err(e) if e.is_temporary() => return Err(e),
-                Err(_) if !savepoints => return Ok(None),
                 Err(e) => {
                     tx.execute_batch(&format!("ROLLBACK TO mail{i}; RELEASE mail{i}"))?;
                     reports.push(self.quarantine_failed(tx, raw, &e, now)?);
                 }
             }
         }
-        Ok(Some(reports))
+        Ok(reports)
     }
 
     /// Ingests quarantine entry `id` again (after a fix), in one transaction
@@ -332,6 +384,7 @@ impl Ingestor {
             arrived: now,
             mode: Mode::Commit,
             replay: true,
+            offload: None,
         };
         let text = self.text(&raw);
         let parsed = self.parse(&raw, &text);
@@ -394,6 +447,7 @@ impl Ingestor {
             files: (mode == Mode::Commit).then_some(&self.files),
             max_attachment_bytes: self.max_attachment_bytes,
             budget: self.budget,
+            offload: None,
         }
     }
 
@@ -514,6 +568,7 @@ impl Ingestor {
             arrived,
             mode,
             replay,
+            offload,
         } = *job;
         let (parsed, key, digest, raw_sha256) = match parsed {
             Parsed::TooLarge => return self.quarantine_too_large(conn, raw, now, replay),
@@ -575,6 +630,7 @@ impl Ingestor {
         };
         let env = ApplyEnv {
             arrived,
+            offload,
             ..self.env(now, mode)
         };
         let from = msg.from.as_ref().map(|f| f.email.as_str());

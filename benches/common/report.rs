@@ -47,3 +47,16 @@ pub fn median_line(what: &str, n: usize, unit: &str, times: &mut [std::time::Dur
         times.len()
     );
 }
+
+/// Time this thread has spent on a CPU (`/proc/thread-self/schedstat`),
+/// or zero where that is not readable. On a shared VM the wall clock also
+/// counts the time the host lent the CPU elsewhere (steal); this does not,
+/// so it is the steadier figure of the one writer's work.
+#[allow(dead_code)] // only the in-process benchmark runs its writer itself
+pub fn thread_cpu() -> std::time::Duration {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()))
+        .map(std::time::Duration::from_nanos)
+        .unwrap_or_default()
+}

@@ -97,3 +97,143 @@ fn one_failing_mail_is_quarantined_and_the_rest_of_its_batch_kept() {
     // The two good mails are each stored once, not once per pass.
     assert_eq!(count(&store, "SELECT COUNT(*) FROM seen"), 2);
 }
+
+/// `setup` with a `support.templates_dir` holding `agent_alert.txt`.
+fn setup_with_agent_alert(template: &str) -> (tempfile::TempDir, Store, Ingestor) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir(dir.path().join("templates")).expect("templates dir");
+    std::fs::write(dir.path().join("templates/agent_alert.txt"), template).expect("template");
+    let config = Config::parse(
+        "[store]\npath = \"t.db\"\n[support]\naddress = \"support@example.test\"\n\
+         agents = [\"agent@example.test\"]\nportal_url = \"https://support.example.test\"\n\
+         templates_dir = \"templates\"\n",
+        dir.path(),
+    )
+    .expect("config");
+    let mut store = Store::open(
+        &config.store.path,
+        Duration::from_secs(5),
+        Durability::Normal,
+    )
+    .expect("store");
+    let ingestor = Ingestor::new(&config, &mut store).expect("ingestor");
+    (dir, store, ingestor)
+}
+
+fn mail_with_attachment(n: usize) -> Vec<u8> {
+    format!(
+        "From: Customer {n} <c{n}@customer{n}.test>\r\nTo: support@example.test\r\n\
+         Cc: colleague{n}@customer{n}.test\r\nSubject: Request {n}\r\n\
+         Message-ID: <m{n}@customer{n}.test>\r\nDate: Thu, 15 Jan 2027 08:00:00 +0000\r\n\
+         MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
+         --b\r\nContent-Type: text/plain\r\n\r\nHello, request {n}.\r\n\
+         --b\r\nContent-Type: application/octet-stream\r\n\
+         Content-Disposition: attachment; filename=\"log{n}.bin\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--b--\r\n",
+        base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            format!("attachment of request {n}").repeat(50)
+        )
+    )
+    .into_bytes()
+}
+
+/// What a database holds of the notifications and files, in order: the
+/// batch's helper thread must leave exactly what inline work leaves.
+fn outbox_and_files(store: &Store) -> Vec<String> {
+    let mut stmt = store
+        .conn()
+        .prepare(
+            "SELECT kind || ' ' || recipients || ' ' || subject || ' ' || length(body_text) || ' ' || length(body_html) FROM outbox ORDER BY id",
+        )
+        .expect("outbox");
+    let mut rows: Vec<String> = stmt
+        .query_map([], |r| r.get(0))
+        .expect("rows")
+        .collect::<Result<_, _>>()
+        .expect("read");
+    let mut stmt = store
+        .conn()
+        .prepare("SELECT filename || ' ' || sha256 FROM attachments ORDER BY id")
+        .expect("attachments");
+    rows.extend(
+        stmt.query_map([], |r| r.get::<_, String>(0))
+            .expect("rows")
+            .collect::<Result<Vec<_>, _>>()
+            .expect("read"),
+    );
+    rows
+}
+
+#[test]
+fn a_batch_queues_and_stores_what_mail_by_mail_ingest_does() {
+    let raws: Vec<Vec<u8>> = (0..12).map(mail_with_attachment).collect();
+    let (dir, mut batch, ingestor) = setup();
+    ingestor
+        .ingest_batch(&mut batch, &raws, NOW)
+        .expect("batch");
+    let (_single_dir, mut single, ingestor1) = setup();
+    for raw in &raws {
+        ingestor1
+            .ingest(&mut single, raw, NOW, Mode::Commit)
+            .expect("one");
+    }
+    let batched = outbox_and_files(&batch);
+    assert!(
+        batched.len() > 3 * raws.len(),
+        "notifications and attachments: {batched:?}"
+    );
+    assert_eq!(batched, outbox_and_files(&single));
+    // Every file the batch's rows name was written by the helper, whole.
+    for n in 0..raws.len() {
+        let data = format!("attachment of request {n}").repeat(50);
+        let sha = crate::attachments::sha256_hex(data.as_bytes());
+        let path = ingestor.attachments_dir().path_of(&sha);
+        assert_eq!(
+            std::fs::read(&path).expect("attachment file"),
+            data.as_bytes()
+        );
+        assert!(path.starts_with(dir.path()));
+    }
+}
+
+#[test]
+fn a_notification_that_cannot_be_rendered_quarantines_its_mail_alone() {
+    // `int` fails on a subject that is not a number: only mail 2's agent
+    // alert cannot be rendered, and it is rendered on the helper thread.
+    let (_dir, mut store, ingestor) =
+        setup_with_agent_alert("Subject: New ticket {{ ticket.subject | int }}\n\nNew.\n");
+    let raws = vec![mail(1, "101"), mail(2, "Not a number"), mail(3, "103")];
+    let reports = ingestor
+        .ingest_batch(&mut store, &raws, NOW)
+        .expect("batch");
+    let outcomes: Vec<Outcome> = reports.iter().map(|r| r.outcome).collect();
+    assert_eq!(
+        outcomes,
+        [Outcome::Created, Outcome::Quarantined, Outcome::Created]
+    );
+    assert!(
+        reports[1]
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.contains("agent_alert")),
+        "{:?}",
+        reports[1].reason
+    );
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM tickets"), 2);
+    assert_eq!(
+        count(
+            &store,
+            "SELECT COUNT(*) FROM outbox WHERE kind = 'agent_alert' AND subject LIKE 'New ticket 10_'"
+        ),
+        2
+    );
+    // No row of the failed first pass is left.
+    assert_eq!(
+        count(
+            &store,
+            "SELECT COUNT(*) FROM outbox WHERE subject LIKE '%number%'"
+        ),
+        0
+    );
+}

@@ -33,6 +33,23 @@ pub struct ApplyEnv<'a> {
     pub files: Option<&'a AttachmentDir>,
     pub max_attachment_bytes: u64,
     pub budget: MailBudget,
+    /// A batch's writer: where rendering and file writes go instead of
+    /// being done on the thread that holds the write lock. `None`: done
+    /// here and now.
+    pub offload: Option<&'a dyn Offload>,
+}
+
+/// Work that must be done before a batch commits but need not be done by
+/// the one thread holding the database's write lock: rendering a
+/// notification (its outbox row is written when it comes back) and writing
+/// an attachment's file. The writer joins it all before `COMMIT`, so what
+/// commits is what was done inline; and since housekeeping deletes unused
+/// files only under the write lock, no file written meanwhile can go.
+pub trait Offload {
+    fn notification(&self, queued: super::notify::Queued);
+    /// `data` is the attachment's content, stored as `sha256`; `name` its
+    /// file name, for the error.
+    fn attachment(&self, sha256: &str, data: &[u8], name: &str);
 }
 
 /// The token buckets automated mail is drawn from (DESIGN §4).
@@ -511,15 +528,10 @@ fn store_attachments(
             )
         });
         if refused.is_none() {
-            if let Some(files) = env.files {
-                files.store(&sha, &a.data).map_err(|e| StoreError::Io {
-                    what: format!(
-                        "store attachment {:?} as {}",
-                        a.filename,
-                        files.path_of(&sha).display()
-                    ),
-                    source: e,
-                })?;
+            match (env.files, env.offload) {
+                (Some(_), Some(o)) => o.attachment(&sha, &a.data, &a.filename),
+                (Some(files), None) => store_file(files, &sha, &a.data, &a.filename)?,
+                (None, _) => {}
             }
         }
         conn.prepare_cached(
@@ -537,6 +549,26 @@ fn store_attachments(
         }
     }
     Ok(())
+}
+
+/// Writes one attachment's file (content-addressed: a no-op when it is
+/// there already).
+pub fn store_file(
+    files: &AttachmentDir,
+    sha256: &str,
+    data: &[u8],
+    name: &str,
+) -> Result<(), StoreError> {
+    files
+        .store(sha256, data)
+        .map(drop)
+        .map_err(|e| StoreError::Io {
+            what: format!(
+                "store attachment {name:?} as {}",
+                files.path_of(sha256).display()
+            ),
+            source: e,
+        })
 }
 
 pub fn random_hex(bytes: usize) -> Result<String, StoreError> {

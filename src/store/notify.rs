@@ -19,7 +19,7 @@ use crate::domain::notify::Planned;
 use crate::domain::quotes::REPLY_MARKER;
 use crate::domain::time::Timestamp;
 use crate::domain::verify::shown_author;
-use crate::render::{MessageView, NoteContext, TicketView};
+use crate::render::{MessageView, NoteContext, Rendered, Renderer, TicketView};
 
 /// Queues one mail about an account rather than a ticket (a password
 /// link: setup, reset, an invitation).
@@ -148,32 +148,30 @@ pub fn queue_notifications(
             conn.prepare_cached("UPDATE users SET refused_notice_at = ?2 WHERE email = ?1")?
                 .execute(params![p.to, env.now.0])?;
         }
-        let out = env.renderer.render(p.kind, &ctx).map_err(|e| {
-            StoreError::Invalid(format!("cannot render the {} notification: {e}", p.kind))
-        })?;
         let message_id = format!(
             "{}.{}@{domain}",
             random_hex(12)?,
             ticket.map(|t| t.0).unwrap_or(0)
         );
-        conn.prepare_cached(
-            "INSERT INTO outbox (kind, recipients, subject, body_text, body_html, message_id, in_reply_to, refs, ticket_id, status, attempts, next_attempt_at, created_at, token_id)
-             VALUES (?1, ?2, ?3, ?4, ?12, ?5, ?6, ?7, ?8, 'pending', 0, ?11, ?9, ?10)",
-        )?
-        .execute(params![
-            p.kind.as_str(),
-            serde_json::to_string(&[&p.to]).unwrap_or_else(|_| "[]".into()),
-            out.subject,
-            out.text,
-            message_id,
-            in_reply_to,
-            refs.join(" "),
-            ticket.map(|t| t.0),
-            env.now.0,
+        let queued = Queued {
+            kind: p.kind,
+            ctx,
+            recipients: serde_json::to_string(&[&p.to]).unwrap_or_else(|_| "[]".into()),
+            message_id: message_id.clone(),
+            in_reply_to: in_reply_to.clone(),
+            refs: refs.join(" "),
+            ticket,
+            created: env.now,
             token_id,
-            due.0,
-            out.html,
-        ])?;
+            due,
+        };
+        match env.offload {
+            Some(o) => o.notification(queued),
+            None => {
+                let out = queued.render(env.renderer)?;
+                queued.insert(conn, &out)?;
+            }
+        }
         if let Some(t) = ticket {
             conn.prepare_cached(
                 "INSERT OR IGNORE INTO thread_ids (message_id, ticket_id) VALUES (?1, ?2)",
@@ -190,6 +188,55 @@ pub fn queue_notifications(
     }
     buckets.write_back(conn)?;
     Ok(())
+}
+
+/// A notification drawn from the budget, its context built: what its
+/// outbox row needs but the rendering. A batch's writer hands it to a
+/// helper thread to render (see [`super::apply::Offload`]) and writes the
+/// row when it comes back, before the batch commits.
+pub struct Queued {
+    kind: NotificationKind,
+    ctx: NoteContext,
+    recipients: String,
+    message_id: String,
+    in_reply_to: Option<String>,
+    refs: String,
+    ticket: Option<TicketId>,
+    created: Timestamp,
+    token_id: Option<i64>,
+    due: Timestamp,
+}
+
+impl Queued {
+    /// The mail's subject and bodies, from its template.
+    pub fn render(&self, renderer: &Renderer) -> Result<Rendered, StoreError> {
+        renderer.render(self.kind, &self.ctx).map_err(|e| {
+            StoreError::Invalid(format!("cannot render the {} notification: {e}", self.kind))
+        })
+    }
+
+    /// Writes the outbox row, `out` being what [`Self::render`] made.
+    pub fn insert(&self, conn: &Connection, out: &Rendered) -> Result<(), StoreError> {
+        conn.prepare_cached(
+            "INSERT INTO outbox (kind, recipients, subject, body_text, body_html, message_id, in_reply_to, refs, ticket_id, status, attempts, next_attempt_at, created_at, token_id)
+             VALUES (?1, ?2, ?3, ?4, ?12, ?5, ?6, ?7, ?8, 'pending', 0, ?11, ?9, ?10)",
+        )?
+        .execute(params![
+            self.kind.as_str(),
+            self.recipients,
+            out.subject,
+            out.text,
+            self.message_id,
+            self.in_reply_to,
+            self.refs,
+            self.ticket.map(|t| t.0),
+            self.created.0,
+            self.token_id,
+            self.due.0,
+            out.html,
+        ])?;
+        Ok(())
+    }
 }
 
 /// The most of a customer's text a notification carries: a 40 MB mail must

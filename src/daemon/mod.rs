@@ -112,6 +112,7 @@ pub async fn run(
     let parts = tokio::task::spawn_blocking(move || -> Result<db::Parts, DaemonError> {
         // fsync on every commit: a message is moved out of the inbox right after.
         let mut store = Store::from_config(&owned.store, Durability::Full)?;
+        store.tune_for_batches()?;
         let ingestor = Ingestor::new(&owned, &mut store)?;
         Ok(db::Parts { store, ingestor })
     })

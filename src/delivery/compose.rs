@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 use crate::domain::address::Addressing;
 use crate::domain::classify::OWN_LOOP_HEADER;
 use crate::domain::normalize::one_line;
+use crate::domain::threading::fits;
 use crate::domain::time::Timestamp;
 
 use super::html_body;
@@ -153,16 +154,6 @@ pub fn compose(row: &Outgoing, me: &Identity) -> Result<Message, ComposeError> {
 /// 2047 encoding of four-byte characters that is still far below the 998
 /// bytes a header line may have (DESIGN §4), whatever the customer sent.
 const MAX_SUBJECT_CHARS: usize = 160;
-
-/// A Message-ID longer than this is left out of In-Reply-To/References:
-/// real ones are under 100 characters; a 5,000-character one would make
-/// every later mail of the ticket undeliverable ("500 Line too long").
-pub const MAX_REFERENCED_ID: usize = 250;
-
-/// Whether a Message-ID may stand in a header ticketd writes.
-pub fn fits(id: &str) -> bool {
-    !id.is_empty() && id.len() <= MAX_REFERENCED_ID && id.is_ascii()
-}
 
 /// `s` cut to `max` characters (with an ellipsis), on a character boundary.
 fn bounded(s: &str, max: usize) -> String {

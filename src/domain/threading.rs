@@ -16,6 +16,16 @@ use super::time::{Timestamp, DAY};
 /// Message-IDs of References/In-Reply-To looked up, newest first.
 pub const MAX_THREAD_KEYS: usize = 20;
 
+/// A Message-ID longer than this is left out of In-Reply-To/References:
+/// real ones are under 100 characters; a 5,000-character one would make
+/// every later mail of the ticket undeliverable ("500 Line too long").
+pub const MAX_REFERENCED_ID: usize = 250;
+
+/// Whether a Message-ID may stand in a header ticketd writes.
+pub fn fits(id: &str) -> bool {
+    !id.is_empty() && id.len() <= MAX_REFERENCED_ID && id.is_ascii()
+}
+
 /// What the store should look up, in the order the rules are tried.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ThreadKeys {

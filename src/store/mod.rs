@@ -49,6 +49,10 @@ const MMAP_BYTES: u64 = 1 << 30;
 /// that are not mapped (the WAL's, temporary b-trees) stay warm.
 const CACHE_KIB: u64 = 16 * 1024;
 
+/// WAL pages the mailbox worker lets gather before a checkpoint (see
+/// [`Store::tune_for_batches`]).
+pub const BATCH_CHECKPOINT_PAGES: u32 = 10_000;
+
 /// How hard a commit tries to survive a power cut.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Durability {
@@ -127,6 +131,23 @@ impl Store {
     pub fn tune_for_pages(&self) -> Result<(), StoreError> {
         self.conn.execute_batch(&format!(
             "PRAGMA mmap_size = {MMAP_BYTES}; PRAGMA cache_size = -{CACHE_KIB};"
+        ))?;
+        Ok(())
+    }
+
+    /// Tunes the mailbox worker's connection, which commits a batch of up to
+    /// 8 MiB of mail at a time: SQLite copies the WAL into the database
+    /// (a checkpoint, with an fsync) once the WAL passes
+    /// [`BATCH_CHECKPOINT_PAGES`] rather than its default 1,000 (4 MiB).
+    /// At the default nearly every batch paid for a checkpoint, and the
+    /// pages every batch touches (the tickets' indexes, the search index)
+    /// were copied each time; ten times fewer checkpoints copy each such
+    /// page once where they copied it ten times. In `cargo bench --bench
+    /// daemon` (10,000 messages) the commits took 1.3 s instead of 2.0 s.
+    /// The WAL stays under about 40 MiB on disk.
+    pub fn tune_for_batches(&self) -> Result<(), StoreError> {
+        self.conn.execute_batch(&format!(
+            "PRAGMA wal_autocheckpoint = {BATCH_CHECKPOINT_PAGES};"
         ))?;
         Ok(())
     }

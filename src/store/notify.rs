@@ -9,7 +9,6 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::apply::{event, random_hex, ApplyEnv};
 use super::StoreError;
-use crate::delivery::compose::fits;
 use crate::domain::address::base_address;
 use crate::domain::budget::{self, Bucket, BucketRule};
 use crate::domain::decide::{Target, TicketChange};
@@ -17,6 +16,7 @@ use crate::domain::message::InboundMessage;
 use crate::domain::model::{email_domain, NotificationKind, Status, TicketId};
 use crate::domain::notify::Planned;
 use crate::domain::quotes::REPLY_MARKER;
+use crate::domain::threading::fits;
 use crate::domain::time::Timestamp;
 use crate::domain::verify::shown_author;
 use crate::render::{MessageView, NoteContext, Rendered, Renderer, TicketView};

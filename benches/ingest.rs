@@ -1,7 +1,7 @@
 //! Ingest throughput: a generated mailbox of 10,000 mixed messages (new
 //! tickets with Cc, replies, agent commands, HTML-only mail, attachments,
 //! auto-replies and bounces) into a fresh database, the way the daemon does
-//! it (batches, one transaction each, a savepoint per message) and the way an
+//! it (batches, one transaction each, with the writer's helper thread) and the way an
 //! MTA pipe does it (one fsync'd transaction per message). Prints messages per
 //! second, the parse-only floor for comparison, and peak memory.
 //!

@@ -87,6 +87,24 @@ struct Job<'r> {
     offload: Option<&'r dyn crate::store::apply::Offload>,
 }
 
+impl<'r> Job<'r> {
+    /// A mail of a batch the daemon commits.
+    fn batched<R: AsRef<[u8]>>(
+        mail: &'r Arrival<R>,
+        now: Timestamp,
+        offload: Option<&'r dyn crate::store::apply::Offload>,
+    ) -> Job<'r> {
+        Job {
+            raw: mail.raw.as_ref(),
+            now,
+            arrived: mail.arrived,
+            mode: Mode::Commit,
+            replay: false,
+            offload,
+        }
+    }
+}
+
 /// Whether the work is kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -303,14 +321,7 @@ impl Ingestor {
             let mut reports = Vec::with_capacity(mails.len());
             let mut result = Ok(());
             for (mail, parsed) in mails.iter().zip(parsed) {
-                let job = Job {
-                    raw: mail.raw.as_ref(),
-                    now,
-                    arrived: mail.arrived,
-                    mode: Mode::Commit,
-                    replay: false,
-                    offload: Some(&helper),
-                };
+                let job = Job::batched(mail, now, Some(&helper));
                 result = self.process(tx, &job, parsed).and_then(|r| {
                     reports.push(r);
                     helper.write_ready(tx)
@@ -347,14 +358,7 @@ impl Ingestor {
         let mut reports = Vec::with_capacity(mails.len());
         for (i, (mail, parsed)) in mails.iter().zip(parsed).enumerate() {
             let raw = mail.raw.as_ref();
-            let job = Job {
-                raw,
-                now,
-                arrived: mail.arrived,
-                mode: Mode::Commit,
-                replay: false,
-                offload: None,
-            };
+            let job = Job::batched(mail, now, None);
             tx.execute_batch(&format!("SAVEPOINT mail{i}"))?;
             match self.process(tx, &job, parsed) {
                 Ok(r) => {

@@ -10,10 +10,18 @@ use crate::store::Durability;
 const NOW: Timestamp = Timestamp(1_800_000_000);
 
 fn setup() -> (tempfile::TempDir, Store, Ingestor) {
-    let dir = tempfile::tempdir().expect("temp dir");
+    setup_in(tempfile::tempdir().expect("temp dir"), "")
+}
+
+/// A store and ingestor in `dir`, the config's `[support]` ending with
+/// `support_extra`.
+fn setup_in(dir: tempfile::TempDir, support_extra: &str) -> (tempfile::TempDir, Store, Ingestor) {
     let config = Config::parse(
-        "[store]\npath = \"t.db\"\n[support]\naddress = \"support@example.test\"\n\
-         agents = [\"agent@example.test\"]\nportal_url = \"https://support.example.test\"\n",
+        &format!(
+            "[store]\npath = \"t.db\"\n[support]\naddress = \"support@example.test\"\n\
+             agents = [\"agent@example.test\"]\nportal_url = \"https://support.example.test\"\n\
+             {support_extra}"
+        ),
         dir.path(),
     )
     .expect("config");
@@ -41,6 +49,22 @@ fn count(store: &Store, sql: &str) -> i64 {
         .conn()
         .query_row(sql, [], |r| r.get(0))
         .expect("count")
+}
+
+/// Ingests three mails as one batch and checks that the first and the last
+/// became tickets and the middle one was quarantined.
+fn the_middle_one_is_quarantined(
+    ingestor: &Ingestor,
+    store: &mut Store,
+    raws: &[Vec<u8>],
+) -> Vec<Report> {
+    let reports = ingestor.ingest_batch(store, raws, NOW).expect("batch");
+    let outcomes: Vec<Outcome> = reports.iter().map(|r| r.outcome).collect();
+    assert_eq!(
+        outcomes,
+        [Outcome::Created, Outcome::Quarantined, Outcome::Created]
+    );
+    reports
 }
 
 #[test]
@@ -79,14 +103,7 @@ fn one_failing_mail_is_quarantined_and_the_rest_of_its_batch_kept() {
         )
         .expect("trigger");
     let raws = vec![mail(1, "First"), mail(2, "Refused"), mail(3, "Third")];
-    let reports = ingestor
-        .ingest_batch(&mut store, &raws, NOW)
-        .expect("batch");
-    let outcomes: Vec<Outcome> = reports.iter().map(|r| r.outcome).collect();
-    assert_eq!(
-        outcomes,
-        [Outcome::Created, Outcome::Quarantined, Outcome::Created]
-    );
+    the_middle_one_is_quarantined(&ingestor, &mut store, &raws);
     assert_eq!(count(&store, "SELECT COUNT(*) FROM tickets"), 2);
     // Nothing of the refused mail's first attempt is left but its quarantine
     // entry, which keeps the raw message whole.
@@ -103,21 +120,7 @@ fn setup_with_agent_alert(template: &str) -> (tempfile::TempDir, Store, Ingestor
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::create_dir(dir.path().join("templates")).expect("templates dir");
     std::fs::write(dir.path().join("templates/agent_alert.txt"), template).expect("template");
-    let config = Config::parse(
-        "[store]\npath = \"t.db\"\n[support]\naddress = \"support@example.test\"\n\
-         agents = [\"agent@example.test\"]\nportal_url = \"https://support.example.test\"\n\
-         templates_dir = \"templates\"\n",
-        dir.path(),
-    )
-    .expect("config");
-    let mut store = Store::open(
-        &config.store.path,
-        Duration::from_secs(5),
-        Durability::Normal,
-    )
-    .expect("store");
-    let ingestor = Ingestor::new(&config, &mut store).expect("ingestor");
-    (dir, store, ingestor)
+    setup_in(dir, "templates_dir = \"templates\"\n")
 }
 
 fn mail_with_attachment(n: usize) -> Vec<u8> {
@@ -204,14 +207,7 @@ fn a_notification_that_cannot_be_rendered_quarantines_its_mail_alone() {
     let (_dir, mut store, ingestor) =
         setup_with_agent_alert("Subject: New ticket {{ ticket.subject | int }}\n\nNew.\n");
     let raws = vec![mail(1, "101"), mail(2, "Not a number"), mail(3, "103")];
-    let reports = ingestor
-        .ingest_batch(&mut store, &raws, NOW)
-        .expect("batch");
-    let outcomes: Vec<Outcome> = reports.iter().map(|r| r.outcome).collect();
-    assert_eq!(
-        outcomes,
-        [Outcome::Created, Outcome::Quarantined, Outcome::Created]
-    );
+    let reports = the_middle_one_is_quarantined(&ingestor, &mut store, &raws);
     assert!(
         reports[1]
             .reason

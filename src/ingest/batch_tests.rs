@@ -123,7 +123,15 @@ fn setup_with_agent_alert(template: &str) -> (tempfile::TempDir, Store, Ingestor
     setup_in(dir, "templates_dir = \"templates\"\n")
 }
 
+fn attachment_of(n: usize) -> String {
+    format!("attachment of request {n}").repeat(50)
+}
+
 fn mail_with_attachment(n: usize) -> Vec<u8> {
+    mail_with_file(n, &attachment_of(n))
+}
+
+fn mail_with_file(n: usize, data: &str) -> Vec<u8> {
     format!(
         "From: Customer {n} <c{n}@customer{n}.test>\r\nTo: support@example.test\r\n\
          Cc: colleague{n}@customer{n}.test\r\nSubject: Request {n}\r\n\
@@ -133,10 +141,7 @@ fn mail_with_attachment(n: usize) -> Vec<u8> {
          --b\r\nContent-Type: application/octet-stream\r\n\
          Content-Disposition: attachment; filename=\"log{n}.bin\"\r\n\
          Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--b--\r\n",
-        base64::Engine::encode(
-            &base64::engine::general_purpose::STANDARD,
-            format!("attachment of request {n}").repeat(50)
-        )
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, data)
     )
     .into_bytes()
 }
@@ -189,7 +194,7 @@ fn a_batch_queues_and_stores_what_mail_by_mail_ingest_does() {
     assert_eq!(batched, outbox_and_files(&single));
     // Every file the batch's rows name was written by the helper, whole.
     for n in 0..raws.len() {
-        let data = format!("attachment of request {n}").repeat(50);
+        let data = attachment_of(n);
         let sha = crate::attachments::sha256_hex(data.as_bytes());
         let path = ingestor.attachments_dir().path_of(&sha);
         assert_eq!(
@@ -231,5 +236,30 @@ fn a_notification_that_cannot_be_rendered_quarantines_its_mail_alone() {
             "SELECT COUNT(*) FROM outbox WHERE subject LIKE '%number%'"
         ),
         0
+    );
+}
+
+#[test]
+fn a_large_attachment_in_a_batch_is_stored_by_the_writer_itself() {
+    // Over the helper's hand-over size: not copied, written at once.
+    let large = "0123456789abcdef".repeat(100_000);
+    let raws = vec![mail_with_attachment(1), mail_with_file(2, &large)];
+    let (_dir, mut store, ingestor) = setup();
+    let reports = ingestor
+        .ingest_batch(&mut store, &raws, NOW)
+        .expect("batch");
+    assert!(reports.iter().all(|r| r.outcome == Outcome::Created));
+    for data in [attachment_of(1), large] {
+        let path = ingestor
+            .attachments_dir()
+            .path_of(&crate::attachments::sha256_hex(data.as_bytes()));
+        assert_eq!(std::fs::read(&path).expect("file"), data.as_bytes());
+    }
+    assert_eq!(
+        count(
+            &store,
+            "SELECT COUNT(*) FROM attachments WHERE refused IS NULL"
+        ),
+        2
     );
 }

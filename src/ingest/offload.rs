@@ -33,7 +33,8 @@ pub(super) enum Job {
 /// The writer's end: hands work to the helper, and writes the outbox rows
 /// of what it rendered, as they come back (holding a whole batch's mails
 /// rendered would cost megabytes of memory for nothing).
-pub(super) struct Helper {
+pub(super) struct Helper<'a> {
+    files: &'a AttachmentDir,
     jobs: Sender<Vec<Job>>,
     /// Jobs not sent yet: each send may wake the helper (a system call on
     /// the writer's time), so they go a few at a time.
@@ -44,26 +45,37 @@ pub(super) struct Helper {
 /// Jobs handed over at once: a new request's three or four.
 const HAND_OVER: usize = 4;
 
+/// The largest attachment handed to the helper (its data is copied);
+/// a larger one the writer stores itself.
+const HAND_OVER_BYTES: usize = 1024 * 1024;
+
 /// What comes back from the helper: a rendered notification, or a failure.
 pub(super) type Back = Result<(Box<Queued>, Rendered), StoreError>;
 
-impl Offload for Helper {
+impl Offload for Helper<'_> {
     fn notification(&self, queued: Queued) {
         self.pending
             .borrow_mut()
             .push(Job::Render(Box::new(queued)));
     }
 
-    fn attachment(&self, sha256: &str, data: &[u8], name: &str) {
+    fn attachment(&self, sha256: &str, data: &[u8], name: &str) -> Result<(), StoreError> {
+        if data.len() > HAND_OVER_BYTES {
+            // Handing it over means a copy: for a large file that is memory
+            // the mail's size would double, and its fsync is no longer the
+            // bulk of the cost. Written here and now.
+            return store_file(self.files, sha256, data, name);
+        }
         self.pending.borrow_mut().push(Job::File {
             sha256: sha256.to_owned(),
             data: data.to_vec(),
             name: name.to_owned(),
         });
+        Ok(())
     }
 }
 
-impl Helper {
+impl Helper<'_> {
     /// Writes the outbox rows of the notifications rendered so far, in the
     /// order they were queued; the helper's first failure, if it failed.
     pub(super) fn write_ready(&self, conn: &Connection) -> Result<(), StoreError> {
@@ -91,7 +103,7 @@ impl Helper {
     }
 }
 
-impl Helper {
+impl Helper<'_> {
     fn hand_over(&self) {
         let jobs = std::mem::take(&mut *self.pending.borrow_mut());
         if !jobs.is_empty() {
@@ -106,11 +118,12 @@ impl Helper {
 pub(super) fn helper<'a>(
     renderer: &'a Renderer,
     files: &'a AttachmentDir,
-) -> (Helper, impl FnOnce() + Send + 'a) {
+) -> (Helper<'a>, impl FnOnce() + Send + 'a) {
     let (jobs, rx) = channel();
     let (tx, back) = channel();
     let work = move || work(rx, tx, renderer, files);
     let helper = Helper {
+        files,
         jobs,
         pending: RefCell::new(Vec::new()),
         back,

@@ -48,8 +48,8 @@ pub struct ApplyEnv<'a> {
 pub trait Offload {
     fn notification(&self, queued: super::notify::Queued);
     /// `data` is the attachment's content, stored as `sha256`; `name` its
-    /// file name, for the error.
-    fn attachment(&self, sha256: &str, data: &[u8], name: &str);
+    /// file name, for the error. The helper may also write it at once.
+    fn attachment(&self, sha256: &str, data: &[u8], name: &str) -> Result<(), StoreError>;
 }
 
 /// The token buckets automated mail is drawn from (DESIGN §4).
@@ -529,7 +529,7 @@ fn store_attachments(
         });
         if refused.is_none() {
             match (env.files, env.offload) {
-                (Some(_), Some(o)) => o.attachment(&sha, &a.data, &a.filename),
+                (Some(_), Some(o)) => o.attachment(&sha, &a.data, &a.filename)?,
                 (Some(files), None) => store_file(files, &sha, &a.data, &a.filename)?,
                 (None, _) => {}
             }

@@ -59,7 +59,7 @@ fn main() {
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!();
     println!(
-        "{:>8} {:>10} {:>10} {:>10} {:>12} {:>10} {:>7} {:>10}",
+        "{:>8} {:>10} {:>10} {:>10} {:>12} {:>10} {:>7} {:>10} {:>10}",
         "messages",
         "floor ms",
         "floor/s",
@@ -67,11 +67,12 @@ fn main() {
         "run --once ms",
         "msg/s",
         "ratio",
-        "peak RSS"
+        "peak RSS",
+        "CPU ms"
     );
     for r in &rows {
         println!(
-            "{:>8} {:>10.0} {:>10.0} {:>10.0} {:>12.0} {:>10.0} {:>6.2}x {:>6.1} MiB",
+            "{:>8} {:>10.0} {:>10.0} {:>10.0} {:>12.0} {:>10.0} {:>6.2}x {:>6.1} MiB {:>10.0}",
             r.n,
             ms(r.floor),
             r.n as f64 / r.floor.as_secs_f64(),
@@ -79,7 +80,8 @@ fn main() {
             ms(r.ingest),
             r.n as f64 / r.ingest.as_secs_f64(),
             r.ingest.as_secs_f64() / r.floor.as_secs_f64(),
-            r.peak_kib as f64 / 1024.0
+            r.peak_kib as f64 / 1024.0,
+            ms(r.cpu)
         );
     }
     let peaks: Vec<u64> = rows.iter().map(|r| r.peak_kib).collect();
@@ -110,6 +112,10 @@ struct Row {
     fetch_only: Duration,
     ingest: Duration,
     peak_kib: u64,
+    /// The daemon's CPU time, all threads, user and system (as last seen,
+    /// at most a poll before it exited): steal on a shared machine inflates
+    /// the wall time, not this.
+    cpu: Duration,
 }
 
 /// A fresh Dovecot holding `n` generated messages: the floor (median of 3),
@@ -184,8 +190,10 @@ fn run_size(n: usize, samples: usize) -> Row {
         .spawn()
         .expect("ticketd run --once");
     let mut peak_kib = 0;
+    let mut cpu = Duration::ZERO;
     while child.try_wait().expect("wait").is_none() {
         peak_kib = peak_kib.max(report::peak_rss_kib(&child.id().to_string()));
+        cpu = cpu.max(report::process_cpu(&child.id().to_string()));
         std::thread::sleep(Duration::from_millis(20));
     }
     let ingest = start.elapsed();
@@ -236,6 +244,7 @@ fn run_size(n: usize, samples: usize) -> Row {
         fetch_only,
         ingest,
         peak_kib,
+        cpu,
     }
 }
 

@@ -35,6 +35,24 @@ pub fn peak_rss_kib(process: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// A process's CPU time so far, all its threads, user and system
+/// (`/proc/PID/stat` fields 14 and 15, in clock ticks of 10 ms).
+#[allow(dead_code)] // the daemon benchmark's
+pub fn process_cpu(process: &str) -> std::time::Duration {
+    let ticks = std::fs::read_to_string(format!("/proc/{process}/stat"))
+        .ok()
+        .and_then(|s| {
+            // The command name (field 2) may hold spaces: count after it.
+            let rest = s.rsplit_once(')')?.1;
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let user: u64 = f.get(11)?.parse().ok()?;
+            let system: u64 = f.get(12)?.parse().ok()?;
+            Some(user + system)
+        })
+        .unwrap_or(0);
+    std::time::Duration::from_millis(ticks * 10)
+}
+
 /// One result line: the median of `times` for `n` items, as a rate of `unit`.
 #[allow(dead_code)] // the daemon benchmark prints its own table
 pub fn median_line(what: &str, n: usize, unit: &str, times: &mut [std::time::Duration]) {

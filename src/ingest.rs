@@ -21,11 +21,12 @@ use crate::domain::time::Timestamp;
 use crate::render::{RenderError, Renderer};
 use crate::store::apply::{self, ApplyEnv, MailBudget};
 use crate::store::console::{self, ConsoleUpdate, UpdateSummary};
-use crate::store::{snapshot, Store, StoreError};
+use crate::store::{search_feed, snapshot, Store, StoreError};
 use seen::{body_digest, recall, Recall};
 
 mod offload;
 mod seen;
+mod stream;
 mod web;
 
 pub use crate::clock::now;
@@ -260,59 +261,62 @@ impl Ingestor {
         now: Timestamp,
         finish: impl FnOnce(&Connection, &[Report]) -> Result<(), StoreError>,
     ) -> Result<Vec<Report>, StoreError> {
-        // Every mail of the batch is read before the lock is taken (a batch
-        // is bounded in bytes by its caller), on every core.
+        // Line endings are made uniform on every core; the mails are then
+        // parsed on a thread of their own, a mail ahead of the writer (see
+        // `stream`), the first one before the lock is taken.
         let texts: Vec<Cow<'_, [u8]>> = on_every_core(mails, |m| self.text(m.raw.as_ref()));
         let pairs: Vec<(&Arrival<R>, &Cow<'_, [u8]>)> = mails.iter().zip(&texts).collect();
-        let parsed: Vec<Parsed<'_>> = on_every_core(&pairs, |(m, t)| self.parse(m.raw.as_ref(), t));
-        // The common case first: every mail of the batch applies cleanly,
-        // so none needs a savepoint of its own. A savepoint is not free: the
-        // pages it touches are copied to a subjournal, and the search index
-        // (FTS5) writes its pending terms out at every savepoint, one tiny
-        // index segment per mail, that later merges rewrite. Should one mail
-        // fail for a reason of its own, the whole pass is rolled back and the
-        // batch redone with a savepoint each, so that one is quarantined
-        // without spoiling the others. Processing is a function of the mail,
-        // the database and `now`, so the second pass decides as the first
-        // would have; attachment files are content-addressed, so writing one
-        // again is a no-op.
-        let tx = store.write()?;
-        let reports = match self.batch_pass(&tx, mails, &parsed, now, false)? {
-            Some(reports) => {
-                finish(&tx, &reports)?;
-                tx.commit()?;
-                reports
+        std::thread::scope(|s| {
+            let mut parsed =
+                stream::Parsing::start(s, &pairs, |(m, t)| self.parse(m.raw.as_ref(), t));
+            if !mails.is_empty() {
+                parsed.get(0);
             }
-            None => {
-                drop(tx); // rolls the first pass back
-                let tx = store.write()?;
-                let reports = self
-                    .batch_pass(&tx, mails, &parsed, now, true)?
-                    .unwrap_or_default();
-                finish(&tx, &reports)?;
-                tx.commit()?;
-                reports
-            }
-        };
-        Ok(reports)
+            // The common case first: every mail of the batch applies cleanly,
+            // so none needs a savepoint of its own (a savepoint is not free:
+            // the pages it touches are copied to a subjournal). Should one
+            // mail fail for a reason of its own, the whole pass is rolled
+            // back and the batch redone with a savepoint each, so that one is
+            // quarantined without spoiling the others. Processing is a
+            // function of the mail, the database and `now`, so the second
+            // pass decides as the first would have; attachment files are
+            // content-addressed, so writing one again is a no-op. Either way
+            // the search index is fed once, at the end (see `search_feed`).
+            let tx = store.write()?;
+            search_feed::defer(&tx)?;
+            let reports = match self.batch_pass(&tx, mails, &mut parsed, now)? {
+                Some(reports) => {
+                    search_feed::index_deferred(&tx)?;
+                    finish(&tx, &reports)?;
+                    tx.commit()?;
+                    reports
+                }
+                None => {
+                    drop(tx); // rolls the first pass back
+                    let tx = store.write()?;
+                    search_feed::defer(&tx)?;
+                    let reports = self.pass_inline(&tx, mails, &mut parsed, now)?;
+                    search_feed::index_deferred(&tx)?;
+                    finish(&tx, &reports)?;
+                    tx.commit()?;
+                    reports
+                }
+            };
+            Ok(reports)
+        })
     }
 
-    /// One pass over a batch inside `tx`. Without savepoints, `None` as soon
-    /// as a mail fails for a reason of its own (the caller rolls back and
-    /// comes again with savepoints); with them, such a mail is rolled back to
-    /// its savepoint and quarantined. A temporary failure is an error either
-    /// way: nothing of the batch may be acknowledged.
+    /// One pass over a batch inside `tx`, without savepoints: `None` as
+    /// soon as a mail fails for a reason of its own (the caller rolls back
+    /// and comes again with [`Self::pass_inline`]). A temporary failure is an
+    /// error: nothing of the batch may be acknowledged.
     fn batch_pass<R: AsRef<[u8]>>(
         &self,
         tx: &Connection,
         mails: &[Arrival<R>],
-        parsed: &[Parsed<'_>],
+        parsed: &mut stream::Parsing<'_, '_>,
         now: Timestamp,
-        savepoints: bool,
     ) -> Result<Option<Vec<Report>>, StoreError> {
-        if savepoints {
-            return self.pass_inline(tx, mails, parsed, now).map(Some);
-        }
         // Rendering and file writes go to a helper thread (see
         // `offload`), joined before the caller commits.
         std::thread::scope(|s| {
@@ -320,9 +324,9 @@ impl Ingestor {
             let worker = s.spawn(work);
             let mut reports = Vec::with_capacity(mails.len());
             let mut result = Ok(());
-            for (mail, parsed) in mails.iter().zip(parsed) {
+            for (i, mail) in mails.iter().enumerate() {
                 let job = Job::batched(mail, now, Some(&helper));
-                result = self.process(tx, &job, parsed).and_then(|r| {
+                result = self.process(tx, &job, parsed.get(i)).and_then(|r| {
                     reports.push(r);
                     helper.write_ready(tx)
                 });
@@ -352,15 +356,15 @@ impl Ingestor {
         &self,
         tx: &Connection,
         mails: &[Arrival<R>],
-        parsed: &[Parsed<'_>],
+        parsed: &mut stream::Parsing<'_, '_>,
         now: Timestamp,
     ) -> Result<Vec<Report>, StoreError> {
         let mut reports = Vec::with_capacity(mails.len());
-        for (i, (mail, parsed)) in mails.iter().zip(parsed).enumerate() {
+        for (i, mail) in mails.iter().enumerate() {
             let raw = mail.raw.as_ref();
             let job = Job::batched(mail, now, None);
             tx.execute_batch(&format!("SAVEPOINT mail{i}"))?;
-            match self.process(tx, &job, parsed) {
+            match self.process(tx, &job, parsed.get(i)) {
                 Ok(r) => {
                     tx.execute_batch(&format!("RELEASE mail{i}"))?;
                     reports.push(r);

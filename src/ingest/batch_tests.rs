@@ -263,3 +263,63 @@ fn a_large_attachment_in_a_batch_is_stored_by_the_writer_itself() {
         2
     );
 }
+
+/// Customer `n`'s reply to their request `mail(n, "10{n}")`.
+fn reply(n: usize) -> Vec<u8> {
+    format!(
+        "From: Customer {n} <c{n}@customer{n}.test>\r\nTo: support@example.test\r\n\
+         Subject: Re: 10{n}\r\nMessage-ID: <r{n}@customer{n}.test>\r\n\
+         In-Reply-To: <m{n}@customer{n}.test>\r\n\
+         Date: Thu, 15 Jan 2027 09:00:00 +0000\r\n\r\nStill jammed, code e-{n}04{n}.\r\n"
+    )
+    .into_bytes()
+}
+
+#[test]
+fn a_batch_indexes_for_search_what_mail_by_mail_ingest_does() {
+    // Numbers for subjects: the agent alert's template fails on any other.
+    let first: Vec<Vec<u8>> = (0..4).map(|n| mail(n, &format!("10{n}"))).collect();
+    // Replies to older tickets between new requests (rowids going down and
+    // up), and a mail that fails, so that the batch is done again with a
+    // savepoint per mail.
+    let mut second: Vec<Vec<u8>> = Vec::new();
+    for n in 0..4 {
+        second.push(reply(n));
+        second.push(mail(10 + n, &format!("20{n}")));
+    }
+    second.insert(3, mail(20, "Not a number"));
+    let (_dir, mut batch, ingestor) =
+        setup_with_agent_alert("Subject: New ticket {{ ticket.subject | int }}\n\nNew.\n");
+    let (_single_dir, mut single, ingestor1) =
+        setup_with_agent_alert("Subject: New ticket {{ ticket.subject | int }}\n\nNew.\n");
+    let mut outcomes = Vec::new();
+    for raws in [&first, &second] {
+        let reports = ingestor.ingest_batch(&mut batch, raws, NOW).expect("batch");
+        outcomes.extend(reports.iter().map(|r| r.outcome));
+        for raw in raws.iter() {
+            ingestor1
+                .ingest(&mut single, raw, NOW, Mode::Commit)
+                .expect("one");
+        }
+    }
+    assert_eq!(
+        outcomes.iter().filter(|o| **o == Outcome::Updated).count(),
+        4,
+        "{outcomes:?}"
+    );
+    assert!(outcomes.contains(&Outcome::Quarantined), "{outcomes:?}");
+    let indexed = crate::store::search_feed::index_instances(batch.conn());
+    // Each reply's code is found on its own request's ticket.
+    for n in 0..4i64 {
+        let code = format!("{n}04{n}");
+        let ticket = indexed
+            .iter()
+            .find(|(t, _, _, _)| *t == code)
+            .map(|(_, doc, _, _)| doc >> 32);
+        assert_eq!(ticket, Some(n + 1), "{code}");
+    }
+    assert_eq!(
+        indexed,
+        crate::store::search_feed::index_instances(single.conn())
+    );
+}

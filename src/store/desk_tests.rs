@@ -4,18 +4,7 @@
 use rusqlite::Connection;
 
 fn db() -> Connection {
-    let conn = Connection::open_in_memory().expect("memory db");
-    conn.execute_batch("PRAGMA foreign_keys = ON;")
-        .expect("foreign keys");
-    for sql in super::super::MIGRATIONS {
-        conn.execute_batch(sql).expect("migration");
-    }
-    conn.execute(
-        "INSERT INTO users (email, role, created_at) VALUES ('ann@acme.test', 'member', 0)",
-        [],
-    )
-    .expect("user");
-    conn
+    super::super::memory_db()
 }
 
 /// `(facet, value, tickets)` rows.

@@ -42,6 +42,30 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0012_search_deferred.sql"),
 ];
 
+/// A database of the real schema in memory, up to migration `upto`, with
+/// one member, ann@acme.test (user 1), for the store's own tests.
+#[cfg(test)]
+pub(crate) fn memory_schema(upto: usize) -> Connection {
+    let conn = Connection::open_in_memory().expect("memory db");
+    conn.execute_batch("PRAGMA foreign_keys = ON;")
+        .expect("foreign keys");
+    for sql in &MIGRATIONS[..upto] {
+        conn.execute_batch(sql).expect("migration");
+    }
+    conn.execute(
+        "INSERT INTO users (email, role, created_at) VALUES ('ann@acme.test', 'member', 0)",
+        [],
+    )
+    .expect("user");
+    conn
+}
+
+/// [`memory_schema`] with every migration.
+#[cfg(test)]
+pub(crate) fn memory_db() -> Connection {
+    memory_schema(MIGRATIONS.len())
+}
+
 /// Bytes of the database file a connection reads through a memory map:
 /// address space, not memory (the kernel's page cache holds the pages,
 /// shared by every connection); past it SQLite reads as usual.

@@ -301,6 +301,7 @@ pub fn matching_tickets(
 
 #[cfg(test)]
 mod tests {
+    use super::super::memory_schema as schema;
     use super::*;
 
     fn phrases(input: &str) -> Vec<String> {
@@ -383,22 +384,6 @@ mod tests {
         assert_eq!(phrases(&many).len(), MAX_TERMS);
         let one = SearchQuery::parse(&"y".repeat(10_000));
         assert_eq!(one.phrases[0].len(), MAX_CHARS + 2);
-    }
-
-    /// A database of the real schema, in memory, up to migration `upto`.
-    fn schema(upto: usize) -> Connection {
-        let conn = Connection::open_in_memory().expect("memory db");
-        conn.execute_batch("PRAGMA foreign_keys = ON;")
-            .expect("foreign keys");
-        for sql in &super::super::MIGRATIONS[..upto] {
-            conn.execute_batch(sql).expect("migration");
-        }
-        conn.execute(
-            "INSERT INTO users (email, role, created_at) VALUES ('ann@acme.test', 'member', 0)",
-            [],
-        )
-        .expect("user");
-        conn
     }
 
     /// Every migration, schema v9's index included.

@@ -284,24 +284,19 @@ impl Ingestor {
             // the search index is fed once, at the end (see `search_feed`).
             let tx = store.write()?;
             search_feed::defer(&tx)?;
-            let reports = match self.batch_pass(&tx, mails, &mut parsed, now)? {
-                Some(reports) => {
-                    search_feed::index_deferred(&tx)?;
-                    finish(&tx, &reports)?;
-                    tx.commit()?;
-                    reports
-                }
+            let (tx, reports) = match self.batch_pass(&tx, mails, &mut parsed, now)? {
+                Some(reports) => (tx, reports),
                 None => {
                     drop(tx); // rolls the first pass back
                     let tx = store.write()?;
                     search_feed::defer(&tx)?;
                     let reports = self.pass_inline(&tx, mails, &mut parsed, now)?;
-                    search_feed::index_deferred(&tx)?;
-                    finish(&tx, &reports)?;
-                    tx.commit()?;
-                    reports
+                    (tx, reports)
                 }
             };
+            search_feed::index_deferred(&tx)?;
+            finish(&tx, &reports)?;
+            tx.commit()?;
             Ok(reports)
         })
     }

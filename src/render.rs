@@ -1,17 +1,17 @@
 //! Notifications: one text template file per kind
 //! (`config/templates/<kind>.txt`, built in, overridable from
-//! `support.templates_dir`), rendered by minijinja, and the HTML alternative
-//! made from the same context and the rendered text
+//! `support.templates_dir`), rendered by minijinja, and the facts the HTML
+//! alternative is drawn from when the mail is sent
 //! ([`html_body`](crate::delivery::html_body)). A template's first line is
 //! `Subject: …`; the rest, after a blank line, is the body. Templates are
 //! parsed once at start.
 
 use std::path::Path;
 
-use minijinja::{AutoEscape, Environment};
+use minijinja::Environment;
 use serde::Serialize;
 
-use crate::delivery::html_body::{self, Layout};
+use crate::delivery::html_body;
 use crate::domain::model::NotificationKind;
 
 const BUILT_IN: &[(NotificationKind, &str)] = &[
@@ -123,13 +123,20 @@ pub fn ticket_url(portal_url: &str, id: i64, kind: NotificationKind) -> String {
     }
 }
 
-/// A rendered notification: a one-line subject, the text part and its HTML
-/// alternative.
+/// A rendered notification: a one-line subject, the text part, and the
+/// facts its HTML alternative is drawn from when it is sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rendered {
     pub subject: String,
     pub text: String,
-    pub html: String,
+    pub layout: html_body::Facts,
+}
+
+impl Rendered {
+    /// The HTML alternative, as the courier will draw it.
+    pub fn html(&self) -> Result<String, html_body::DrawError> {
+        html_body::draw(&self.layout, &self.subject, &self.text)
+    }
 }
 
 pub struct Renderer {
@@ -148,25 +155,6 @@ impl Renderer {
         let mut env = Environment::new();
         env.set_keep_trailing_newline(true);
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
-        // minijinja's HTML escaping writes `/` as `&#x2f;`: correct, but it
-        // would hide a password link's placeholder from the courier, which
-        // fills it in the queued HTML too.
-        env.set_formatter(|out, state, value| {
-            if state.auto_escape() == AutoEscape::Html
-                && !value.is_safe()
-                && !value.is_none()
-                && !value.is_undefined()
-            {
-                out.write_str(&html_body::escape(&value.to_string()))?;
-                return Ok(());
-            }
-            minijinja::escape_formatter(out, state, value)
-        });
-        env.add_template(html_body::LAYOUT_NAME, html_body::LAYOUT)
-            .map_err(|e| RenderError::Template {
-                name: html_body::LAYOUT_NAME.to_owned(),
-                source: e,
-            })?;
         for (kind, text) in BUILT_IN {
             let name = kind.as_str();
             let source = match overrides
@@ -215,18 +203,11 @@ impl Renderer {
         let (head, body) = out.split_once("\n\n").unwrap_or((out.as_str(), ""));
         let subject = crate::domain::normalize::one_line(head.trim_start_matches("Subject:"));
         let text = body.trim_start_matches('\n').to_owned();
-        let html = self
-            .env
-            .get_template(html_body::LAYOUT_NAME)
-            .and_then(|t| t.render(Layout::new(kind, ctx, &subject, &text)))
-            .map_err(|e| RenderError::Template {
-                name: html_body::LAYOUT_NAME.to_owned(),
-                source: e,
-            })?;
+        let layout = html_body::Facts::new(kind, ctx, &text);
         Ok(Rendered {
             subject,
             text,
-            html,
+            layout,
         })
     }
 }
@@ -269,7 +250,8 @@ mod tests {
                 out.subject
             );
             assert!(!out.text.is_empty(), "{kind}");
-            assert!(out.html.starts_with("<!DOCTYPE html>"), "{kind}");
+            let html = out.html().expect("the layout draws");
+            assert!(html.starts_with("<!DOCTYPE html>"), "{kind}");
         }
         let out = r
             .render(NotificationKind::TicketUpdated, &ctx())
@@ -318,7 +300,8 @@ mod tests {
         let html = r
             .render(NotificationKind::TicketUpdated, &c)
             .expect("renders")
-            .html;
+            .html()
+            .expect("the layout draws");
         assert!(!html.contains("<script>"), "{html}");
         assert!(
             html.contains("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;"),
@@ -344,7 +327,8 @@ mod tests {
             (out.subject.as_str(), out.text.as_str()),
             ("Got it [#7]", "Thanks!\n")
         );
-        assert!(out.html.contains(">Thanks!</p>"), "{}", out.html);
+        let html = out.html().expect("the layout draws");
+        assert!(html.contains(">Thanks!</p>"), "{html}");
         std::fs::write(dir.path().join("refused.txt"), "no subject line").expect("write");
         let err = Renderer::new(Some(dir.path())).expect_err("must fail");
         assert!(err.to_string().contains("refused"), "{err}");

@@ -129,10 +129,7 @@ pub fn compose(row: &Outgoing, me: &Identity) -> Result<Message, ComposeError> {
         "=_ticketd_{}",
         &hex(&Sha256::digest(row.message_id.as_bytes()))[..24]
     );
-    let html = match &row.body_html {
-        Some(html) => html.clone(),
-        None => html_body::from_text(&row.body_text),
-    };
+    let html = html_of(row);
     b.multipart(
         MultiPart::alternative()
             .boundary(boundary)
@@ -148,6 +145,31 @@ pub fn compose(row: &Outgoing, me: &Identity) -> Result<Message, ComposeError> {
             ),
     )
     .map_err(build)
+}
+
+/// The row's HTML alternative: drawn from its layout facts (as queued
+/// since schema v13), or as queued before. A layout that cannot be read or
+/// drawn (a row edited by hand) still lets the mail go, its HTML made from
+/// the text alone: the words are what matter.
+pub fn html_of(row: &Outgoing) -> String {
+    if let Some(html) = &row.body_html {
+        return html.clone();
+    }
+    let drawn = row.layout.as_deref().map(|l| {
+        serde_json::from_str::<html_body::Facts>(l)
+            .map_err(|e| e.to_string())
+            .and_then(|facts| {
+                html_body::draw(&facts, &row.subject, &row.body_text).map_err(|e| e.to_string())
+            })
+    });
+    match drawn {
+        Some(Ok(html)) => html,
+        Some(Err(e)) => {
+            tracing::warn!(row = row.id, error = %e, "outbox row's layout is unusable; its HTML is made from the text alone");
+            html_body::from_text(&row.body_text)
+        }
+        None => html_body::from_text(&row.body_text),
+    }
 }
 
 /// Characters of a subject kept in the headers ticketd writes: with RFC
@@ -274,6 +296,7 @@ mod tests {
                 subject: format!("[#42] {subject}"),
                 body_text: "hello".into(),
                 body_html: None,
+                layout: None,
                 message_id: "m1.42@example.test".into(),
                 in_reply_to: Some(huge_id.clone()),
                 references: std::iter::once("root@acme.test".to_string())

@@ -15,7 +15,10 @@
 //!
 //! Everything from mail or customers is escaped here or by the template.
 
-use serde::Serialize;
+use std::sync::LazyLock;
+
+use minijinja::{AutoEscape, Environment};
+use serde::{Deserialize, Serialize};
 
 use crate::domain::model::NotificationKind;
 use crate::domain::normalize::one_line;
@@ -77,36 +80,134 @@ pub enum Block {
     },
 }
 
-impl Layout {
-    /// The layout of a rendered notification: `subject` and `text` as the
-    /// text template made them from `ctx`.
-    pub fn new(kind: NotificationKind, ctx: &NoteContext, subject: &str, text: &str) -> Layout {
-        let (marker, body) = match text.strip_prefix(REPLY_MARKER) {
-            Some(rest) if rest.is_empty() || rest.starts_with('\n') => (Some(REPLY_MARKER), rest),
-            _ => (None, text),
-        };
+/// What the layout needs besides the subject and the text, taken when the
+/// notification is queued and kept with it (`outbox.layout`, JSON). The HTML
+/// is drawn from these facts and the stored text when the mail is composed
+/// ([`draw`]): the outbox holds a mail's words once, not again inside 3 KB of
+/// markup, and queueing renders no HTML. The facts are those of the moment
+/// of queueing (the status badge shows the status the text announces).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Facts {
+    pub support_name: String,
+    pub ticket: Option<TicketFacts>,
+    /// Where the message the mail is about stands in the body (the text
+    /// after the marker): byte offsets, start and end.
+    pub message: Option<(usize, usize)>,
+    /// The main link (the button's): the ticket's page or the password link.
+    pub link: Option<String>,
+}
+
+/// The ticket line's facts: "[#42] Printer on fire" and its status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketFacts {
+    pub heading: String,
+    pub status: String,
+    pub label: String,
+}
+
+impl Facts {
+    /// The facts of a notification of `kind` rendered from `ctx` as `text`.
+    pub fn new(kind: NotificationKind, ctx: &NoteContext, text: &str) -> Facts {
+        let (_, body) = split_marker(text);
         let message = ctx
             .message
             .as_ref()
             .map(|m| m.text.trim())
-            .filter(|m| !m.is_empty());
-        let ticket = ctx
-            .ticket
-            .as_ref()
-            .filter(|_| shows_ticket(kind))
-            .map(|t| TicketLine {
-                heading: one_line(&format!("{} {}", t.tag, t.subject)),
-                badge: badge(&t.status, &t.status_label),
-            });
+            .filter(|m| !m.is_empty())
+            .and_then(|m| find_paragraphs(body, m).map(|at| (at, at + m.len())));
+        Facts {
+            support_name: one_line(&ctx.support_name),
+            ticket: ctx
+                .ticket
+                .as_ref()
+                .filter(|_| shows_ticket(kind))
+                .map(|t| TicketFacts {
+                    heading: one_line(&format!("{} {}", t.tag, t.subject)),
+                    status: t.status.clone(),
+                    label: t.status_label.clone(),
+                }),
+            message,
+            link: main_link(kind, ctx).map(str::to_owned),
+        }
+    }
+}
+
+impl Layout {
+    /// The layout of a notification: its `subject` and `text` as the text
+    /// template made them, and the facts taken then. An offset that does not
+    /// fit the text (a row edited by hand) shows no message box, nothing worse.
+    pub fn draw(facts: &Facts, subject: &str, text: &str) -> Layout {
+        let (marker, body) = split_marker(text);
+        let found = facts
+            .message
+            .filter(|&(start, end)| start <= end && body.get(start..end).is_some());
         Layout {
             lang: "en",
             title: one_line(subject),
-            support_name: one_line(&ctx.support_name),
+            support_name: facts.support_name.clone(),
             marker,
-            ticket,
-            blocks: blocks(body, message, main_link(kind, ctx)),
+            ticket: facts.ticket.as_ref().map(|t| TicketLine {
+                heading: t.heading.clone(),
+                badge: badge(&t.status, &t.label),
+            }),
+            blocks: blocks(body, found, facts.link.as_deref()),
         }
     }
+
+    /// [`Facts::new`] and [`Layout::draw`] at once: what a mail queued now
+    /// will look like when it is sent.
+    #[cfg(test)]
+    pub fn new(kind: NotificationKind, ctx: &NoteContext, subject: &str, text: &str) -> Layout {
+        Layout::draw(&Facts::new(kind, ctx, text), subject, text)
+    }
+}
+
+/// The reply marker, when the text starts with it on a line of its own,
+/// and the body after it.
+fn split_marker(text: &str) -> (Option<&'static str>, &str) {
+    match text.strip_prefix(REPLY_MARKER) {
+        Some(rest) if rest.is_empty() || rest.starts_with('\n') => (Some(REPLY_MARKER), rest),
+        _ => (None, text),
+    }
+}
+
+/// Why a layout could not be drawn: the built-in template itself failed.
+#[derive(Debug, thiserror::Error)]
+#[error("the mail layout {LAYOUT_NAME}: {0}")]
+pub struct DrawError(String);
+
+/// The layout's template, parsed once per process. Built in, not
+/// overridable: the words are the operator's (the text templates), the
+/// markup is ticketd's.
+static LAYOUT_ENV: LazyLock<Result<Environment<'static>, String>> = LazyLock::new(|| {
+    let mut env = Environment::new();
+    env.set_keep_trailing_newline(true);
+    // minijinja's HTML escaping writes `/` as `&#x2f;`: correct, but it
+    // would hide a password link's placeholder from the courier, which
+    // fills it in the drawn HTML too.
+    env.set_formatter(|out, state, value| {
+        if state.auto_escape() == AutoEscape::Html
+            && !value.is_safe()
+            && !value.is_none()
+            && !value.is_undefined()
+        {
+            out.write_str(&escape(&value.to_string()))?;
+            return Ok(());
+        }
+        minijinja::escape_formatter(out, state, value)
+    });
+    env.add_template(LAYOUT_NAME, LAYOUT)
+        .map_err(|e| e.to_string())?;
+    Ok(env)
+});
+
+/// The HTML alternative of a mail: `facts` (as stored with it), its
+/// subject and its text (before any password link is filled in).
+pub fn draw(facts: &Facts, subject: &str, text: &str) -> Result<String, DrawError> {
+    let env = LAYOUT_ENV.as_ref().map_err(|e| DrawError(e.clone()))?;
+    env.get_template(LAYOUT_NAME)
+        .and_then(|t| t.render(Layout::draw(facts, subject, text)))
+        .map_err(|e| DrawError(e.to_string()))
 }
 
 /// Whether the mail shows the ticket and its status: not a password mail
@@ -142,11 +243,10 @@ pub fn badge(status: &str, label: &str) -> Badge {
     }
 }
 
-/// The body (after the marker) as blocks: the message found by its words,
+/// The body (after the marker) as blocks: the message where it was found,
 /// the paragraph before it as its lead if it ends with a colon, the main
 /// link's own `Label: URL` paragraph as the button.
-fn blocks(body: &str, message: Option<&str>, link: Option<&str>) -> Vec<Block> {
-    let found = message.and_then(|m| find_paragraphs(body, m).map(|at| (at, at + m.len())));
+fn blocks(body: &str, found: Option<(usize, usize)>, link: Option<&str>) -> Vec<Block> {
     let (before, inner, after) = match found {
         Some((start, end)) => (&body[..start], Some(&body[start..end]), &body[end..]),
         None => (body, None, ""),
@@ -369,7 +469,9 @@ mod tests {
         let body = format!(
             "\n\nAnn wrote:\n\nHi <all>,\n\nit broke.\n\nTicket [#7] is now: Open.\n\nView your ticket: {url}\n\nSupport\n"
         );
-        let got = blocks(&body, Some("Hi <all>,\n\nit broke."), Some(url));
+        let m = "Hi <all>,\n\nit broke.";
+        let found = find_paragraphs(&body, m).map(|at| (at, at + m.len()));
+        let got = blocks(&body, found, Some(url));
         assert_eq!(
             got,
             vec![
@@ -449,5 +551,69 @@ mod tests {
             let l = Layout::new(kind, &ctx, "s", "Hello");
             assert!(l.ticket.is_none() && l.marker.is_none(), "{kind}");
         }
+    }
+
+    #[test]
+    fn the_html_is_drawn_from_stored_facts_as_it_would_have_been_at_queueing() {
+        let ctx = NoteContext {
+            support_name: "Support".into(),
+            ticket_url: Some("https://p.test/tickets/7".into()),
+            ticket: Some(TicketView {
+                id: 7,
+                tag: "[#7]".into(),
+                subject: "Help".into(),
+                status: "open".into(),
+                status_label: "Open".into(),
+                priority: "normal".into(),
+                category: None,
+            }),
+            message: Some(MessageView {
+                author: "Ann".into(),
+                text: "It broke <again>.\n".into(),
+            }),
+            ..Default::default()
+        };
+        let text = format!(
+            "{REPLY_MARKER}\n\nAnn wrote:\n\nIt broke <again>.\n\nView your ticket: https://p.test/tickets/7\n"
+        );
+        let facts = Facts::new(NotificationKind::TicketUpdated, &ctx, &text);
+        let stored = serde_json::to_string(&facts).expect("json");
+        let back: Facts = serde_json::from_str(&stored).expect("read back");
+        assert_eq!(back, facts);
+        let html = draw(&back, "[#7] Help", &text).expect("drawn");
+        assert!(
+            html.contains("It broke &lt;again&gt;.</p>\n</td></tr></table>"),
+            "{html}"
+        );
+        assert!(html.contains(">View your ticket</a>"), "{html}");
+        assert!(html.contains(">Open</span>"), "{html}");
+        // Offsets that do not fit the text draw no message box, and no panic.
+        for bad in [(3, 1), (0, text.len() + 1), (1, 2)] {
+            let odd = Facts {
+                message: Some(bad),
+                ..facts.clone()
+            };
+            let html = draw(&odd, "[#7] Help", "\u{e9}t\u{e9}").expect("drawn anyway");
+            assert!(!html.contains("border-left:4px"), "{bad:?}: {html}");
+        }
+    }
+
+    #[test]
+    fn a_password_link_placeholder_survives_drawing_unescaped() {
+        let link = crate::store::tokens::placeholder_link("https://p.test");
+        let ctx = NoteContext {
+            support_name: "Support".into(),
+            setup_url: Some(link.clone()),
+            ..Default::default()
+        };
+        let text = format!("Hello,\n\nChoose your password: {link}\n");
+        let facts = Facts::new(NotificationKind::PasswordSetup, &ctx, &text);
+        let html = draw(&facts, "Set your password", &text).expect("drawn");
+        assert!(crate::store::tokens::has_placeholder(&html), "{html}");
+        let filled = crate::store::tokens::fill_placeholder(&html, "abc123");
+        assert!(
+            filled.contains("/password/setup?token=abc123\""),
+            "{filled}"
+        );
     }
 }

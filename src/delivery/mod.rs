@@ -319,12 +319,10 @@ impl Courier {
             e => Unready::Store(e),
         })?;
         // The token lives in this copy and the message made from it only.
+        // The HTML is drawn from the text as queued, then filled like it.
         let filled = Outgoing {
             body_text: tokens::fill_placeholder(&row.body_text, &token),
-            body_html: row
-                .body_html
-                .as_deref()
-                .map(|h| tokens::fill_placeholder(h, &token)),
+            body_html: Some(tokens::fill_placeholder(&compose::html_of(row), &token)),
             ..row.clone()
         };
         compose(&filled, &self.identity).map_err(never)

@@ -152,7 +152,7 @@ fn outbox_and_files(store: &Store) -> Vec<String> {
     let mut stmt = store
         .conn()
         .prepare(
-            "SELECT kind || ' ' || recipients || ' ' || subject || ' ' || length(body_text) || ' ' || length(body_html) FROM outbox ORDER BY id",
+            "SELECT kind || ' ' || recipients || ' ' || subject || ' ' || body_text || ' ' || layout FROM outbox ORDER BY id",
         )
         .expect("outbox");
     let mut rows: Vec<String> = stmt

@@ -40,6 +40,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0010_facets.sql"),
     include_str!("migrations/0011_preview.sql"),
     include_str!("migrations/0012_search_deferred.sql"),
+    include_str!("migrations/0013_outbox_layout.sql"),
 ];
 
 /// A database of the real schema in memory, up to migration `upto`, with

@@ -157,7 +157,7 @@ pub fn queue_notifications(
             kind: p.kind,
             ctx,
             recipients: serde_json::to_string(&[&p.to]).unwrap_or_else(|_| "[]".into()),
-            message_id: message_id.clone(),
+            message_id,
             in_reply_to: in_reply_to.clone(),
             refs: refs.join(" "),
             ticket,
@@ -171,12 +171,6 @@ pub fn queue_notifications(
                 let out = queued.render(env.renderer)?;
                 queued.insert(conn, &out)?;
             }
-        }
-        if let Some(t) = ticket {
-            conn.prepare_cached(
-                "INSERT OR IGNORE INTO thread_ids (message_id, ticket_id) VALUES (?1, ?2)",
-            )?
-            .execute(params![message_id, t.0])?;
         }
         event(
             conn,
@@ -215,10 +209,17 @@ impl Queued {
         })
     }
 
-    /// Writes the outbox row, `out` being what [`Self::render`] made.
+    /// Writes the outbox row, `out` being what [`Self::render`] made: the
+    /// text, and the facts its HTML is drawn from when it is sent.
     pub fn insert(&self, conn: &Connection, out: &Rendered) -> Result<(), StoreError> {
+        let layout = serde_json::to_string(&out.layout).map_err(|e| {
+            StoreError::Invalid(format!(
+                "cannot keep the {} notification's layout: {e}",
+                self.kind
+            ))
+        })?;
         conn.prepare_cached(
-            "INSERT INTO outbox (kind, recipients, subject, body_text, body_html, message_id, in_reply_to, refs, ticket_id, status, attempts, next_attempt_at, created_at, token_id)
+            "INSERT INTO outbox (kind, recipients, subject, body_text, layout, message_id, in_reply_to, refs, ticket_id, status, attempts, next_attempt_at, created_at, token_id)
              VALUES (?1, ?2, ?3, ?4, ?12, ?5, ?6, ?7, ?8, 'pending', 0, ?11, ?9, ?10)",
         )?
         .execute(params![
@@ -233,7 +234,7 @@ impl Queued {
             self.created.0,
             self.token_id,
             self.due.0,
-            out.html,
+            layout,
         ])?;
         Ok(())
     }

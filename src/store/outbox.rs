@@ -37,9 +37,12 @@ pub struct Outgoing {
     pub to: Vec<String>,
     pub subject: String,
     pub body_text: String,
-    /// The HTML alternative rendered with the text; `None` for a row queued
-    /// before there was one (its HTML is then made from the text).
+    /// The HTML alternative, for a row queued before schema v13 (which
+    /// queued it rendered); newer rows have `layout` instead.
     pub body_html: Option<String>,
+    /// The facts the HTML alternative is drawn from (JSON of
+    /// [`crate::delivery::html_body::Facts`]); `None` for older rows.
+    pub layout: Option<String>,
     /// Without angle brackets, as stored.
     pub message_id: String,
     pub in_reply_to: Option<String>,
@@ -123,7 +126,7 @@ fn due(conn: &Connection, now: Timestamp, limit: usize) -> Result<Vec<DueRow>, S
     let mut stmt = conn.prepare_cached(
         "SELECT o.id, o.kind, o.recipients, o.subject, o.body_text, o.message_id, o.in_reply_to,
                 o.refs, o.ticket_id, t.subject, t.created_at, o.created_at, o.attempts, o.token_id,
-                o.body_html
+                o.body_html, o.layout
          FROM outbox o LEFT JOIN tickets t ON t.id = o.ticket_id
          WHERE o.status = 'pending' AND o.next_attempt_at <= ?1
          ORDER BY o.next_attempt_at, o.id LIMIT ?2",
@@ -143,6 +146,7 @@ fn due(conn: &Connection, now: Timestamp, limit: usize) -> Result<Vec<DueRow>, S
                 subject: r.get(3)?,
                 body_text: r.get(4)?,
                 body_html: r.get(14)?,
+                layout: r.get(15)?,
                 message_id: r.get(5)?,
                 in_reply_to: r.get(6)?,
                 references: refs

@@ -190,8 +190,15 @@ fn find_candidate(
             ticket,
         }));
     }
-    let mut by_id =
-        conn.prepare_cached("SELECT ticket_id FROM thread_ids WHERE message_id = ?1")?;
+    // A mail's own Message-ID is kept in thread_ids; a notification's is
+    // its outbox row's (unique, indexed, and never deleted), so queueing
+    // one writes no second copy. Rows queued before kept one in both.
+    let mut by_id = conn.prepare_cached(
+        "SELECT ticket_id FROM thread_ids WHERE message_id = ?1
+         UNION ALL
+         SELECT ticket_id FROM outbox WHERE message_id = ?1 AND ticket_id IS NOT NULL
+         LIMIT 1",
+    )?;
     for id in &keys.message_ids {
         if let Some(t) = by_id.query_row([id], |r| r.get::<_, i64>(0)).optional()? {
             if let Some(ticket) = ticket_state(conn, TicketId(t))? {

@@ -115,6 +115,14 @@ fn text_of(raw: &str) -> String {
         .unwrap_or_default()
 }
 
+/// The HTML alternative, decoded.
+fn html_of(raw: &str) -> String {
+    mail_parser::MessageParser::default()
+        .parse(raw.as_bytes())
+        .and_then(|m| m.body_html(0).map(|t| t.into_owned()))
+        .unwrap_or_default()
+}
+
 fn by_kind<'a>(mails: &'a [String], kind: &str) -> &'a String {
     mails
         .iter()
@@ -200,6 +208,16 @@ fn the_whole_loop_customer_agent_watcher_and_oncall_over_real_servers() {
         .find(|w| w.starts_with("https://support.example.test/password/setup?token="))
         .expect("setup link");
     let token = link.rsplit('=').next().expect("token");
+    // The HTML is drawn from the queued facts when the mail is sent: the
+    // layout, the ticket line, and the same freshly minted link as the text.
+    let ack_html = html_of(ack);
+    assert!(ack_html.contains("max-width:600px"), "{ack_html}");
+    assert!(ack_html.contains("Printer on fire</strong>"), "{ack_html}");
+    let setup_html = html_of(by_kind(&ann, "password_setup"));
+    assert!(
+        setup_html.contains(&format!("href=\"{link}\"")),
+        "{setup_html}"
+    );
     assert_eq!(token.len(), 64, "256 random bits in hex: {link}");
     assert_eq!(
         d.count(&format!(

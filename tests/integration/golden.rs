@@ -99,7 +99,9 @@ fn composed_with(kind: NotificationKind, ctx: &NoteContext) -> String {
         to: vec!["ann@customer.test".into()],
         subject: out.subject,
         body_text: out.text,
-        body_html: Some(out.html),
+        // As queued since schema v13: the HTML is drawn when composed.
+        body_html: None,
+        layout: Some(serde_json::to_string(&out.layout).expect("layout facts")),
         message_id: format!("0123456789abcdef01234567.42.{kind}@example.test"),
         in_reply_to: Some("ann-2@customer.test".into()),
         references: vec!["first@customer.test".into(), "ann-2@customer.test".into()],

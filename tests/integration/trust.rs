@@ -114,6 +114,56 @@ fn a_forged_agent_reply_by_message_id_is_not_relayed() {
 }
 
 #[test]
+fn a_reply_to_a_notification_threads_by_its_message_id_and_proves_no_membership() {
+    // Threading rule 1 for the Message-ID of a mail ticketd sent: no tag in
+    // the subject, the plain support address, only In-Reply-To to go by.
+    let (desk, _) = desk_with_ticket();
+    let sent = desk.notification_id("ticket_received", "ann@acme.test");
+    let r = desk.ingest(&mail(
+        &format!("From: ann@acme.test\nTo: support@example.test\nSubject: Re: your request\nMessage-ID: <n-1@acme.test>\nIn-Reply-To: <{sent}>"),
+        "It happened again at noon.",
+    ));
+    assert_eq!(
+        (r["outcome"].as_str(), r["ticket"].as_i64()),
+        (Some("updated"), Some(1))
+    );
+    let t = desk.ticket(1);
+    let last = t["messages"]
+        .as_array()
+        .and_then(|m| m.last())
+        .expect("message")
+        .clone();
+    assert_eq!(
+        (last["text"].as_str(), last["internal"].as_bool()),
+        (Some("It happened again at noon."), Some(false)),
+        "{last}"
+    );
+    // Someone who merely holds the id gets on the ticket as a note only.
+    let r = desk.ingest(&mail(
+        &format!("From: mallory@evil.example\nTo: support@example.test\nSubject: Re: your request\nMessage-ID: <n-2@evil.example>\nReferences: <{sent}>"),
+        BAIT,
+    ));
+    assert_eq!(r["ticket"].as_i64(), Some(1), "{r}");
+    let t = desk.ticket(1);
+    let last = t["messages"]
+        .as_array()
+        .and_then(|m| m.last())
+        .expect("message")
+        .clone();
+    assert_eq!(last["internal"], true, "{last}");
+    // An id ticketd never sent threads nothing.
+    let r = desk.ingest(&mail(
+        "From: ann@acme.test\nTo: support@example.test\nSubject: Re: your request\nMessage-ID: <n-3@acme.test>\nIn-Reply-To: <000000000000000000000000.1@example.test>",
+        "new question",
+    ));
+    assert_eq!(
+        (r["outcome"].as_str(), r["ticket"].as_i64()),
+        (Some("created"), Some(2)),
+        "{r}"
+    );
+}
+
+#[test]
 fn a_display_name_claiming_an_agent_proves_nothing_and_is_shown_as_the_address() {
     let (desk, before) = desk_with_ticket();
     let forged = mail(

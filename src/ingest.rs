@@ -451,6 +451,7 @@ impl Ingestor {
             max_attachment_bytes: self.max_attachment_bytes,
             budget: self.budget,
             offload: None,
+            agents: None,
         }
     }
 
@@ -684,6 +685,10 @@ impl Ingestor {
             snap.sender.tickets_last_hour = 0;
         }
         let d = decide::decide(msg, &snap, &self.policy, now);
+        let env = ApplyEnv {
+            agents: Some(&snap.agents),
+            ..env
+        };
         let ticket = match &d.change {
             Change::Ticket(change) => {
                 let raw_id = apply::store_raw_hashed(conn, raw, raw_sha256)?;

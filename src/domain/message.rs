@@ -31,6 +31,9 @@ pub struct Attachment<'a> {
     pub filename: String,
     pub content_type: String,
     pub data: Cow<'a, [u8]>,
+    /// SHA-256 of `data` (hex), its file's name: taken where the mail is
+    /// parsed, on every core, not by the one thread holding the write lock.
+    pub sha256: String,
 }
 
 /// `Authentication-Results` headers kept per mail: the trusted MTA's are on

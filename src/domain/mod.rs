@@ -8,6 +8,7 @@ pub mod budget;
 pub mod classify;
 pub mod commands;
 pub mod decide;
+pub mod digest;
 pub mod html;
 pub mod message;
 pub mod model;

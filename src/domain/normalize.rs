@@ -177,6 +177,7 @@ pub fn normalize<'a>(
         attachments.push(Attachment {
             filename: sanitize_filename(name.as_deref(), &fallback),
             content_type,
+            sha256: super::digest::sha256_hex(&data),
             data,
         });
     }

@@ -441,6 +441,7 @@ impl Ingestor {
             .map(|(n, u)| Attachment {
                 filename: sanitize_filename(Some(&u.filename), &format!("attachment-{}", n + 1)),
                 content_type: content_type(&u.content_type),
+                sha256: crate::domain::digest::sha256_hex(&u.data),
                 data: Cow::Owned(u.data),
             })
             .collect();

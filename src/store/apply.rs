@@ -37,6 +37,9 @@ pub struct ApplyEnv<'a> {
     /// being done on the thread that holds the write lock. `None`: done
     /// here and now.
     pub offload: Option<&'a dyn Offload>,
+    /// The agents, when the caller has just read them (a mail's snapshot):
+    /// notifications need them to show an author; `None`: read when needed.
+    pub agents: Option<&'a [String]>,
 }
 
 /// Work that must be done before a batch commits but need not be done by
@@ -520,7 +523,7 @@ fn store_attachments(
     }
     for a in &msg.attachments {
         let size = a.data.len() as u64;
-        let sha = sha256_hex(&a.data);
+        let sha = &a.sha256;
         let refused = (size > env.max_attachment_bytes).then(|| {
             format!(
                 "{size} bytes is over store.max_attachment_bytes ({})",
@@ -529,8 +532,8 @@ fn store_attachments(
         });
         if refused.is_none() {
             match (env.files, env.offload) {
-                (Some(_), Some(o)) => o.attachment(&sha, &a.data, &a.filename)?,
-                (Some(files), None) => store_file(files, &sha, &a.data, &a.filename)?,
+                (Some(_), Some(o)) => o.attachment(sha, &a.data, &a.filename)?,
+                (Some(files), None) => store_file(files, sha, &a.data, &a.filename)?,
                 (None, _) => {}
             }
         }

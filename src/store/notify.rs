@@ -71,8 +71,15 @@ pub fn queue_notifications(
     let in_reply_to = own_id.or_else(|| refs.first().cloned());
     let author = match &msg.from {
         Some(f) => {
-            let agents = super::snapshot::agents(conn)?;
-            shown_author(f, &env.policy.desk(&agents))
+            let read;
+            let agents = match env.agents {
+                Some(a) => a,
+                None => {
+                    read = super::snapshot::agents(conn)?;
+                    &read
+                }
+            };
+            shown_author(f, &env.policy.desk(agents))
         }
         None => String::new(),
     };

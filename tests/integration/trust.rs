@@ -49,13 +49,18 @@ fn assert_nothing_granted(desk: &Desk, before: usize) {
 }
 
 /// The forged mail landed on #1 as an internal note with the refusal on record.
-fn assert_internal_note(desk: &Desk, needle: &str) {
-    let t = desk.ticket(1);
-    let last = t["messages"]
+/// A ticket's newest message, from `tickets show --json`.
+fn last_message(t: &serde_json::Value) -> serde_json::Value {
+    t["messages"]
         .as_array()
         .and_then(|m| m.last())
         .expect("a message")
-        .clone();
+        .clone()
+}
+
+fn assert_internal_note(desk: &Desk, needle: &str) {
+    let t = desk.ticket(1);
+    let last = last_message(&t);
     assert_eq!(last["internal"], true, "{last}");
     assert_eq!(last["verified"], false, "{last}");
     assert_eq!(last["source"], "email", "{last}");
@@ -127,12 +132,7 @@ fn a_reply_to_a_notification_threads_by_its_message_id_and_proves_no_membership(
         (r["outcome"].as_str(), r["ticket"].as_i64()),
         (Some("updated"), Some(1))
     );
-    let t = desk.ticket(1);
-    let last = t["messages"]
-        .as_array()
-        .and_then(|m| m.last())
-        .expect("message")
-        .clone();
+    let last = last_message(&desk.ticket(1));
     assert_eq!(
         (last["text"].as_str(), last["internal"].as_bool()),
         (Some("It happened again at noon."), Some(false)),
@@ -144,12 +144,7 @@ fn a_reply_to_a_notification_threads_by_its_message_id_and_proves_no_membership(
         BAIT,
     ));
     assert_eq!(r["ticket"].as_i64(), Some(1), "{r}");
-    let t = desk.ticket(1);
-    let last = t["messages"]
-        .as_array()
-        .and_then(|m| m.last())
-        .expect("message")
-        .clone();
+    let last = last_message(&desk.ticket(1));
     assert_eq!(last["internal"], true, "{last}");
     // An id ticketd never sent threads nothing.
     let r = desk.ingest(&mail(

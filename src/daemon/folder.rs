@@ -273,15 +273,20 @@ impl Worker<'_> {
                 bytes = sizes.iter().map(|(_, b)| u64::from(*b)).sum::<u64>(),
                 "new mail waiting"
             );
+            drop(uids);
             // Mail too large to fetch takes a place in its batch (so that the
             // batch's commit covers its UID) but no share of the memory budget.
             let limit = self.max_message_bytes;
-            let planned: Vec<(u32, u32)> = sizes
-                .iter()
-                .map(|&(uid, b)| (uid, if u64::from(b) > limit { 0 } else { b }))
-                .collect();
-            for batch in plan::batches(&planned, cfg.batch_size as usize, MAX_BATCH_BYTES) {
-                let (to_fetch, too_large) = self.split(&batch, &sizes);
+            let weight = |b: u32| {
+                if u64::from(b) > limit {
+                    0
+                } else {
+                    u64::from(b)
+                }
+            };
+            for range in plan::batches(&sizes, cfg.batch_size as usize, MAX_BATCH_BYTES, weight) {
+                let batch = &sizes[range];
+                let (to_fetch, too_large) = self.split(batch);
                 match self.batch(mb, validity, &to_fetch, too_large).await {
                     Ok(()) => {}
                     Err(DaemonError::Stopped) => {
@@ -292,7 +297,7 @@ impl Worker<'_> {
                     Err(e) => return Err(e),
                 }
                 // Committed: from here on a crash only leaves moves owed.
-                last = last.max(batch.iter().copied().max().unwrap_or(last));
+                last = last.max(batch.iter().map(|(uid, _)| *uid).max().unwrap_or(last));
                 if self.owed.values().map(Vec::len).sum::<usize>() >= MOVE_EVERY {
                     self.move_owed(mb).await?;
                 }
@@ -307,16 +312,13 @@ impl Worker<'_> {
     }
 
     /// The batch's UIDs to fetch, and those over `store.max_message_bytes`.
-    fn split(&self, batch: &[u32], sizes: &[(u32, u32)]) -> (Vec<u32>, Vec<TooLarge>) {
+    fn split(&self, batch: &[(u32, u32)]) -> (Vec<u32>, Vec<TooLarge>) {
         let cfg = self.imap;
         let limit = self.max_message_bytes;
         let mut fetch = Vec::with_capacity(batch.len());
         let mut too_large = Vec::new();
-        for &uid in batch {
-            let bytes = sizes
-                .binary_search_by_key(&uid, |(u, _)| *u)
-                .map(|i| u64::from(sizes[i].1))
-                .unwrap_or(0);
+        for &(uid, bytes) in batch {
+            let bytes = u64::from(bytes);
             if bytes <= limit {
                 fetch.push(uid);
                 continue;

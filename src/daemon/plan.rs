@@ -3,6 +3,7 @@
 //! message larger than the budget travels alone), and how long their
 //! ingest may take before the watchdog calls the daemon stuck.
 
+use std::ops::Range;
 use std::time::Duration;
 
 /// The ingest time promised per MiB of mail, on top of [`INGEST_BASE`] and
@@ -21,21 +22,28 @@ pub fn ingest_budget(bytes: u64, busy: Duration) -> Duration {
     INGEST_BASE + busy + Duration::from_secs_f64(bytes as f64 * per_byte)
 }
 
-pub fn batches(sizes: &[(u32, u32)], max_count: usize, max_bytes: u64) -> Vec<Vec<u32>> {
-    let mut out: Vec<Vec<u32>> = Vec::new();
-    let mut current: Vec<u32> = Vec::new();
-    let mut bytes = 0u64;
-    for &(uid, size) in sizes {
-        let size = u64::from(size);
-        if !current.is_empty() && (current.len() >= max_count.max(1) || bytes + size > max_bytes) {
-            out.push(std::mem::take(&mut current));
-            bytes = 0;
+/// The batches, as ranges of `sizes` (UID order): ranges, not lists of
+/// UIDs, so that planning a folder of 50,000 waiting messages holds nothing
+/// per message beyond `sizes` itself. `weight` is what a message counts
+/// against `max_bytes` (nothing, for one that will not be fetched).
+pub fn batches(
+    sizes: &[(u32, u32)],
+    max_count: usize,
+    max_bytes: u64,
+    weight: impl Fn(u32) -> u64,
+) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0, 0u64);
+    for (i, &(_, size)) in sizes.iter().enumerate() {
+        let size = weight(size);
+        if i > start && (i - start >= max_count.max(1) || bytes + size > max_bytes) {
+            out.push(start..i);
+            (start, bytes) = (i, 0);
         }
-        current.push(uid);
         bytes += size;
     }
-    if !current.is_empty() {
-        out.push(current);
+    if start < sizes.len() {
+        out.push(start..sizes.len());
     }
     out
 }
@@ -47,10 +55,30 @@ mod tests {
     #[test]
     fn batches_respect_count_and_bytes() {
         let sizes = [(1, 10), (2, 10), (3, 10), (4, 100), (5, 10)];
-        assert_eq!(batches(&sizes, 2, 1000), [vec![1, 2], vec![3, 4], vec![5]]);
-        assert_eq!(batches(&sizes, 10, 50), [vec![1, 2, 3], vec![4], vec![5]]);
-        assert!(batches(&[], 10, 50).is_empty());
-        assert_eq!(batches(&[(9, 5000)], 10, 50), [vec![9]]);
+        let by_size = |b: u32| u64::from(b);
+        let uids = |plan: Vec<Range<usize>>| -> Vec<Vec<u32>> {
+            plan.into_iter()
+                .map(|r| sizes[r].iter().map(|(u, _)| *u).collect())
+                .collect()
+        };
+        assert_eq!(
+            uids(batches(&sizes, 2, 1000, by_size)),
+            [vec![1, 2], vec![3, 4], vec![5]]
+        );
+        assert_eq!(
+            uids(batches(&sizes, 10, 50, by_size)),
+            [vec![1, 2, 3], vec![4], vec![5]]
+        );
+        assert!(batches(&[], 10, 50, by_size).is_empty());
+        // One over the budget travels alone.
+        let alone = batches(&[(9, 5000)], 10, 50, by_size);
+        assert_eq!((alone.len(), alone.first().cloned()), (1, Some(0..1)));
+        // What is not fetched weighs nothing: the 100-byte one rides along.
+        let skip_large = |b: u32| if b > 50 { 0 } else { u64::from(b) };
+        assert_eq!(
+            uids(batches(&sizes, 10, 35, skip_large)),
+            [vec![1, 2, 3, 4], vec![5]]
+        );
     }
 
     #[test]

@@ -245,13 +245,21 @@ fn statements_per_outcome(mailbox: &[Vec<u8>], sample: usize) {
     if timed {
         // Timed as the daemon runs: batches of 100 (spans then count the
         // batch's shared work, the waits for its helper threads included).
+        let mut quarantined = 0;
         for chunk in mailbox[half..].chunks(100).take(sample.div_ceil(100)) {
-            ingestor
+            let reports = ingestor
                 .ingest_batch(&mut store, chunk, NOW)
                 .expect("batch");
             time_span(None);
+            assert_eq!(reports.len(), chunk.len(), "a report for every mail timed");
+            quarantined += reports
+                .iter()
+                .filter(|r| r.outcome == Outcome::Quarantined)
+                .count();
         }
         TIMED.store(false, Ordering::Relaxed);
+        // What was timed must be the normal path, not quarantines.
+        assert_eq!(quarantined, 0, "mails quarantined in the timed sample");
     }
     let from = if timed { half + sample } else { half };
     let mut by: BTreeMap<Outcome, (u64, u64, u64)> = BTreeMap::new();
